@@ -1,0 +1,215 @@
+"""Command line: ``flask --app wsgi <group> <command>``.
+
+    tenants create SLUG --name NAME [--domain D]   tenants list
+    tenants migrate [--all | SLUG…] [--jobs N]     tenants suspend|activate SLUG
+    tenants drop SLUG --yes                        tenants revision -m MESSAGE
+    demo seed        demo run                      worker
+    audit verify SLUG                              outbox SLUG
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import create_engine, select
+
+from app.core.db import db
+
+tenants_cli = AppGroup("tenants", help="Create, list, migrate, suspend and drop tenants.")
+demo_cli = AppGroup("demo", help="Demo data and the one-command demo.")
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+def _tenant_or_exit(slug: str):
+    from tenants.registry import by_slug
+
+    tenant = by_slug(db.session, slug)
+    db.session.rollback()
+    if tenant is None:
+        raise click.ClickException(f"no tenant '{slug}'")
+    return tenant
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The manufacturer's name, as users see it.")
+@click.option("--domain", "domains", multiple=True, help="A custom domain that also reaches this tenant.")
+def tenants_create(slug, name, domains):
+    from tenants.migrations import upgrade_public
+    from tenants.provisioning import ProvisioningError, create_tenant
+
+    upgrade_public(db.engine)
+    t0 = time.perf_counter()
+    try:
+        tenant = create_tenant(db.engine, slug, name, tuple(domains))
+    except ProvisioningError as err:
+        raise click.ClickException(str(err))
+    click.echo(f"created {tenant.slug} (schema {tenant.schema}, role {tenant.role}) in {time.perf_counter() - t0:.3f} s")
+
+
+@tenants_cli.command("list")
+def tenants_list():
+    from tenants.migrations import schema_versions, tenant_head
+    from tenants.registry import all_tenants
+
+    rows = all_tenants(db.session)
+    with db.engine.connect() as conn:
+        versions = schema_versions(conn, [t.schema_name for t in rows])
+    head = tenant_head()
+    click.echo(f"{'slug':<20} {'status':<10} {'schema':<24} {'version':<14} name")
+    for t in rows:
+        v = versions.get(t.schema_name) or "-"
+        mark = "" if v == head else " (behind)"
+        click.echo(f"{t.slug:<20} {t.status:<10} {t.schema_name:<24} {v + mark:<14} {t.name}")
+
+
+@tenants_cli.command("migrate")
+@click.argument("slugs", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every tenant (and the template).")
+@click.option("--jobs", default=2, show_default=True, help="Schemas migrated in parallel.")
+def tenants_migrate(slugs, all_, jobs):
+    from tenants.migrations import migrate_all, upgrade_public
+
+    if not all_ and not slugs:
+        raise click.UsageError("name tenants or pass --all")
+    upgrade_public(db.engine)
+    summary = migrate_all(db.engine, jobs=jobs, only=None if all_ else list(slugs))
+    for r in summary.results:
+        state = f"FAILED {r.error}" if r.error else "ok"
+        click.echo(f"{r.schema:<28} {r.from_revision or '-'} -> {r.to_revision}  {r.duration_ms} ms  {state}")
+    click.echo(
+        f"{summary.total} tenant schemas: {summary.up_to_date} already at head, {len(summary.results)} migrated, "
+        f"{len(summary.failed)} failed, {summary.seconds:.2f} s"
+    )
+    if summary.failed:
+        sys.exit(1)
+
+
+@tenants_cli.command("suspend")
+@click.argument("slug")
+def tenants_suspend(slug):
+    from tenants.provisioning import ProvisioningError, set_status
+
+    try:
+        set_status(db.engine, slug, "suspended")
+    except ProvisioningError as err:
+        raise click.ClickException(str(err))
+    click.echo(f"suspended {slug}")
+
+
+@tenants_cli.command("activate")
+@click.argument("slug")
+def tenants_activate(slug):
+    from tenants.provisioning import ProvisioningError, set_status
+
+    try:
+        set_status(db.engine, slug, "active")
+    except ProvisioningError as err:
+        raise click.ClickException(str(err))
+    click.echo(f"activated {slug}")
+
+
+@tenants_cli.command("drop")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Confirm: the schema and all its data are deleted.")
+def tenants_drop(slug, yes):
+    from tenants.provisioning import ProvisioningError, drop_tenant
+
+    if not yes:
+        raise click.UsageError("dropping deletes the tenant's data for good; pass --yes")
+    try:
+        drop_tenant(db.engine, slug)
+    except ProvisioningError as err:
+        raise click.ClickException(str(err))
+    click.echo(f"dropped {slug}")
+
+
+@tenants_cli.command("revision")
+@click.option("-m", "message", required=True)
+@click.option("--autogenerate/--empty", default=True)
+def tenants_revision(message, autogenerate):
+    """Write a new tenant migration, compared against the template schema."""
+    from alembic import command
+
+    from tenants.migrations import TENANT_TREE, alembic_config
+    from tenants.provisioning import ensure_template
+    from tenants.registry import TEMPLATE_SCHEMA
+
+    ensure_template(db.engine)
+    cfg = alembic_config(TENANT_TREE)
+    # Autogenerate compares against the dialect's default schema, which PostgreSQL
+    # reports from the search_path at connect time: connect with the template first.
+    engine = create_engine(db.engine.url, connect_args={"options": f"-csearch_path={TEMPLATE_SCHEMA}"})
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message=message, autogenerate=autogenerate)
+    engine.dispose()
+
+
+@demo_cli.command("seed")
+def demo_seed():
+    """Create and fill the demo tenants (acme, globex); does nothing twice."""
+    from app.demo.seed import seed_all
+
+    for line in seed_all(db.engine, db.session):
+        click.echo(line)
+
+
+@demo_cli.command("run")
+@click.option("--port", default=None, type=int, envvar="PORT", help="Web port (default 5000).")
+def demo_run(port):
+    """Migrate, seed, then serve the web app and one RQ worker until Ctrl-C."""
+    from app.demo.runner import run
+
+    run(current_app, port or 5000)
+
+
+@audit_cli.command("verify")
+@click.argument("slug")
+def audit_verify(slug):
+    """Walk the tenant's audit chain; exit 1 naming the first broken event."""
+    from app.compliance.queries import verify_chain
+    from tenants.session import tenant_session
+
+    tenant = _tenant_or_exit(slug)
+    with tenant_session(db.session, tenant) as session:
+        check = verify_chain(session)
+    if check.ok:
+        click.echo(f"{slug}: {check.events} audit events, chain intact")
+    else:
+        click.echo(f"{slug}: chain broken at event {check.broken_at}: {check.problem}", err=True)
+        sys.exit(1)
+
+
+@click.command("outbox")
+@click.argument("slug")
+@click.option("--limit", default=10)
+def outbox(slug, limit):
+    """Show the newest queued mails of a tenant (password resets, invitations)."""
+    from app.identity.models import OutboxMessage
+    from tenants.session import tenant_session
+
+    tenant = _tenant_or_exit(slug)
+    with tenant_session(db.session, tenant) as session:
+        for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)):
+            click.echo(f"--- #{m.id} {m.created_at:%Y-%m-%d %H:%M} to {m.to_address}: {m.subject}\n{m.body}\n")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst):
+    """Run an RQ worker (with its scheduler) on the app's Redis."""
+    from rq import Worker
+
+    from app.core.redis import get_queue, get_redis
+
+    queues = [get_queue(name) for name in current_app.config["RQ_QUEUES"]]
+    Worker(queues, connection=get_redis()).work(with_scheduler=True, burst=burst)
+
+
+def init_app(app: Flask) -> None:
+    for command in (tenants_cli, demo_cli, audit_cli, outbox, worker):
+        app.cli.add_command(command)

@@ -1,0 +1,44 @@
+"""The audit chain's canonical form and hash: pure functions, shared by the writer and
+by ``audit verify``."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",
+    "entity_id", "before", "after", "reason", "request_id", "client_ip", "prev_hash",
+)
+
+
+def to_json_value(value):
+    """A value as it is kept in the audit trail: JSON primitives only, money and dates
+    as exact strings (JSONB would turn 1.10 into 1.1 and break the hash)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [to_json_value(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, float):
+        raise TypeError("floats are not audit values; money is Decimal")
+    return str(value)
+
+
+def canonical(event: dict) -> bytes:
+    content = {f: to_json_value(event.get(f)) for f in HASHED_FIELDS}
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_hash(event: dict) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()

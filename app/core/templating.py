@@ -1,0 +1,54 @@
+"""Jinja globals and filters shared by every page."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import Flask, current_app, g, request, url_for
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from app.core import htmx
+from app.identity.rules import PORTAL_LABELS, ROLES
+
+
+def money(value) -> str:
+    """CNY, to the fen, ROUND_HALF_UP, grouped: ¥1,234,567.80."""
+    if value is None:
+        return ""
+    q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"¥{q:,}"
+
+
+def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    return "" if value is None else format_datetime(value, fmt)
+
+
+def role_label(portal: str, role: str) -> str:
+    return str(ROLES.get(portal, {}).get(role, role))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(money=money, local_time=local_time)
+    app.jinja_env.globals.update(
+        htmx_asset=htmx.HTMX_ASSET,
+        htmx_config=htmx.config_json,
+        role_label=role_label,
+        portal_labels=PORTAL_LABELS,
+        role_keys={portal: list(roles) for portal, roles in ROLES.items()},
+    )
+
+    @app.context_processor
+    def _page_context():
+        return {
+            "tenant": g.get("tenant"),
+            "current_locale": str(get_locale()),
+            "languages": current_app.config["LANGUAGES"],
+            "portal_home": portal_home(),
+        }
+
+
+def portal_home() -> str | None:
+    if current_user and current_user.is_authenticated:
+        return url_for(f"{current_user.portal}.dashboard")
+    return None

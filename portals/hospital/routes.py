@@ -1,0 +1,19 @@
+"""URL map of the hospital portal."""
+from flask import Blueprint
+from flask_login import current_user
+
+from app.core.db import db
+from app.core.handlers import RHHospital
+from app.core.htmx import render_page
+from app.identity.queries import colleagues
+
+
+class RHDashboard(RHHospital):
+    def get(self):
+        return render_page("hospital/dashboard.html", hospital=current_user.hospital,
+                           colleagues=colleagues(db.session, current_user))
+
+
+bp = Blueprint("hospital", __name__, url_prefix="/hospital")
+
+bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))

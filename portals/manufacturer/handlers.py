@@ -1,0 +1,143 @@
+"""The manufacturer portal: dashboard, users, and the channel lists."""
+from __future__ import annotations
+
+from flask import current_app, flash, g, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app.catalog.models import Sku
+from app.channel import queries as channel_q
+from app.channel.models import Dealer, Hospital
+from app.compliance import queries as audit_q
+from app.compliance.models import AuditEvent
+from app.core.db import db
+from app.core.handlers import RHManufacturer, get_or_404
+from app.core.htmx import redirect, render_page
+from app.identity import operations as ops
+from app.identity import queries as identity_q
+from app.identity.models import User
+from portals.forms import apply_error
+from portals.manufacturer.forms import ActiveForm, InviteForm
+
+CHANNEL_VIEWERS = ("admin", "channel_manager", "regional_manager", "finance", "qa_ra", "after_sales")
+
+
+def _region_id_arg() -> int | None:
+    value = request.args.get("region", "")
+    return int(value) if value.isdigit() else None
+
+
+class RHDashboard(RHManufacturer):
+    def get(self):
+        scope = channel_q.ChannelScope.of(current_user)
+        figures = {
+            "dealers": _count(Dealer, scope),
+            "hospitals": _count(Hospital, scope),
+            "skus": db.session.scalar(select(func.count()).select_from(Sku).where(Sku.status == "active")),
+        }
+        recent = []
+        if current_user.has_role("admin", "qa_ra"):
+            recent = list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(8)))
+        return render_page("manufacturer/dashboard.html", figures=figures, recent=recent)
+
+
+def _count(model, scope) -> int:
+    # Master-data tables are small (hundreds to thousands of rows): counting them on the
+    # dashboard is cheap. Transaction tables will use pre-aggregated figures instead.
+    stmt = select(func.count()).select_from(model).where(model.status == "active")
+    clause = scope.regions_clause(model.region_id)
+    return db.session.scalar(stmt if clause is None else stmt.where(clause))
+
+
+class RHUsers(RHManufacturer):
+    roles = ("admin",)
+
+    def get(self):
+        search, portal = request.args.get("q", "")[:100], request.args.get("portal", "")
+        page = identity_q.users_page(db.session, request.args.get("after"), search, portal)
+        return render_page("manufacturer/users.html", block="results",
+                           page=page, search=search, portal=portal)
+
+
+class RHInviteUser(RHManufacturer):
+    roles = ("admin",)
+
+    def _form(self, form=None) -> InviteForm:
+        form = form or InviteForm()
+        form.dealer_id.choices = [(0, "—")] + [(d.id, f"{d.name} ({d.code})") for d in channel_q.dealer_choices(db.session)]
+        form.hospital_id.choices = [(0, "—")] + [(h.id, h.name) for h in channel_q.hospital_choices(db.session)]
+        form.region_ids.choices = [(r.id, r.name) for r in channel_q.regions(db.session, max_level=2)]
+        return form
+
+    def get(self):
+        return render_page("manufacturer/invite.html", form=self._form())
+
+    def post(self):
+        form = self._form()
+        if form.validate_on_submit():
+            invitation = ops.Invitation(
+                email=form.email.data, name=form.name.data, portal=form.portal.data, roles=form.roles.data or [],
+                dealer_id=form.dealer_id.data or None, hospital_id=form.hospital_id.data or None,
+                region_ids=tuple(form.region_ids.data or ()),
+            )
+            try:
+                user = ops.invite_user(db.session, current_app.secret_key, g.tenant, invitation,
+                                       lambda token: url_for("auth.accept_invitation", token=token, _external=True))
+            except ops.IdentityError as err:
+                apply_error(form, err)
+            else:
+                flash(_("Invitation sent to %(email)s.", email=user.email), "success")
+                return redirect(url_for("manufacturer.user", user_id=user.id))
+        return render_page("manufacturer/invite.html", form=form, status=400)
+
+
+class RHUser(RHManufacturer):
+    roles = ("admin",)
+
+    def _load(self, user_id):
+        self.user = get_or_404(db.session.get(User, user_id))
+
+    def get(self, user_id):
+        return render_page("manufacturer/user.html", user=self.user, form=ActiveForm(),
+                           history=audit_q.history(db.session, "users", str(self.user.id)))
+
+
+class RHUserActive(RHUser):
+    def post(self, user_id):
+        form = ActiveForm()
+        activate = request.form.get("active") == "1"
+        if form.validate_on_submit():
+            try:
+                ops.set_active(db.session, current_user, self.user, activate, form.reason.data)
+            except ops.IdentityError as err:
+                apply_error(form, err)
+            else:
+                flash(_("User activated.") if activate else _("User deactivated."), "success")
+                return redirect(url_for("manufacturer.user", user_id=self.user.id))
+        return render_page("manufacturer/user.html", user=self.user, form=form, status=400,
+                           history=audit_q.history(db.session, "users", str(self.user.id)))
+
+
+class RHDealers(RHManufacturer):
+    roles = CHANNEL_VIEWERS
+
+    def get(self):
+        search, region_id = request.args.get("q", "")[:100], _region_id_arg()
+        page = channel_q.dealers_page(db.session, channel_q.ChannelScope.of(current_user),
+                                      request.args.get("after"), search, region_id)
+        return render_page("manufacturer/dealers.html", block="results",
+                           page=page, search=search, region_id=region_id,
+                           regions=channel_q.regions(db.session, max_level=1))
+
+
+class RHHospitals(RHManufacturer):
+    roles = CHANNEL_VIEWERS
+
+    def get(self):
+        search, region_id = request.args.get("q", "")[:100], _region_id_arg()
+        page = channel_q.hospitals_page(db.session, channel_q.ChannelScope.of(current_user),
+                                        request.args.get("after"), search, region_id)
+        return render_page("manufacturer/hospitals.html", block="results",
+                           page=page, search=search, region_id=region_id,
+                           regions=channel_q.regions(db.session, max_level=1))

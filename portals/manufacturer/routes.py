@@ -1,0 +1,14 @@
+"""URL map of the manufacturer portal."""
+from flask import Blueprint
+
+from portals.manufacturer import handlers as h
+
+bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
+
+bp.add_url_rule("/", view_func=h.RHDashboard.as_view("dashboard"))
+bp.add_url_rule("/users", view_func=h.RHUsers.as_view("users"))
+bp.add_url_rule("/users/new", view_func=h.RHInviteUser.as_view("invite_user"))
+bp.add_url_rule("/users/<int:user_id>", view_func=h.RHUser.as_view("user"))
+bp.add_url_rule("/users/<int:user_id>/active", view_func=h.RHUserActive.as_view("user_active"))
+bp.add_url_rule("/dealers", view_func=h.RHDealers.as_view("dealers"))
+bp.add_url_rule("/hospitals", view_func=h.RHHospitals.as_view("hospitals"))
