@@ -239,7 +239,7 @@ def test_deactivation_needs_a_reason_ends_sessions_and_is_audited(signed_in, as_
         assert event.reason == "离职" and event.before == {"active": True} and event.after == {"active": False}
         assert event.actor_label == "admin@acme.test"
     history = admin.get(page).get_data(as_text=True)
-    assert "deactivate" in history and "离职" in history
+    assert "已停用" in history and "离职" in history
     assert admin.post(f"{page}/active", {"active": "1", "reason": "返聘"}, token_from=page).status_code == 303
     assert signed_in("acme", "dealer1.sales").get("/dealer/").status_code == 200
 

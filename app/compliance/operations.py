@@ -63,7 +63,9 @@ def audited(cls) -> bool:
 
 
 def _entity_id(obj) -> str:
-    return ",".join(str(v) for v in inspect(obj).identity or ())
+    # The mapper reads the key from the instance: new rows have no identity key yet
+    # while after_flush runs, but their primary key values are already set.
+    return ",".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))
 
 
 def _column_values(obj) -> dict:
@@ -155,8 +157,8 @@ def _append(session: Session, events: list[dict]) -> None:
             action=ev["action"],
             entity_type=ev["entity_type"],
             entity_id=ev["entity_id"],
-            before=ev.get("before"),
-            after=ev.get("after"),
+            before=to_json_value(ev.get("before")),
+            after=to_json_value(ev.get("after")),
             reason=ev.get("reason") if ev.get("reason") is not None else session.info.get("audit_reason"),
             request_id=request_id,
             client_ip=client_ip,

@@ -7,7 +7,21 @@ import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
+
 GENESIS = "0" * 64
+
+ACTION_LABELS = {
+    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"),
+    "sign_in": _l("Signed in"), "sign_out": _l("Signed out"), "invite": _l("Invited"),
+    "accept_invitation": _l("Accepted invitation"), "reset_password": _l("Reset password"),
+    "change_password": _l("Changed password"), "set_language": _l("Changed language"),
+    "activate": _l("Activated"), "deactivate": _l("Deactivated"),
+}
+ENTITY_LABELS = {
+    "users": _l("User"), "dealers": _l("Dealer"), "hospitals": _l("Hospital"), "regions": _l("Region"),
+    "product_lines": _l("Product line"), "skus": _l("SKU"), "user_regions": _l("User region"),
+}
 HASHED_FIELDS = (
     "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",
     "entity_id", "before", "after", "reason", "request_id", "client_ip", "prev_hash",

@@ -9,6 +9,7 @@ from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
 from app.core import htmx
+from app.compliance.rules import ACTION_LABELS, ENTITY_LABELS
 from app.identity.rules import PORTAL_LABELS, ROLES
 
 
@@ -24,6 +25,11 @@ def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     return "" if value is None else format_datetime(value, fmt)
 
 
+def audit_label(kind: str, key: str) -> str:
+    labels = ACTION_LABELS if kind == "action" else ENTITY_LABELS
+    return str(labels.get(key, key))
+
+
 def role_label(portal: str, role: str) -> str:
     return str(ROLES.get(portal, {}).get(role, role))
 
@@ -34,6 +40,7 @@ def init_app(app: Flask) -> None:
         htmx_asset=htmx.HTMX_ASSET,
         htmx_config=htmx.config_json,
         role_label=role_label,
+        audit_label=audit_label,
         portal_labels=PORTAL_LABELS,
         role_keys={portal: list(roles) for portal, roles in ROLES.items()},
     )
@@ -42,10 +49,15 @@ def init_app(app: Flask) -> None:
     def _page_context():
         return {
             "tenant": g.get("tenant"),
-            "current_locale": str(get_locale()),
+            "current_locale": ui_locale(),
             "languages": current_app.config["LANGUAGES"],
             "portal_home": portal_home(),
         }
+
+
+def ui_locale() -> str:
+    """The LANGUAGES key of the page's language (Babel reports zh_CN as zh_Hans_CN)."""
+    return "en" if get_locale().language == "en" else "zh_CN"
 
 
 def portal_home() -> str | None:

@@ -1,0 +1,91 @@
+"""Main journeys in a real headless Chromium, at desktop width and at 375 px."""
+import pytest
+
+from tests.browser.conftest import shot
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base, email, password=PASSWORD):
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit].primary")
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+@pytest.mark.parametrize("local,portal,heading", [
+    ("admin", "manufacturer", "工作台"),
+    ("dealer1", "dealer", "华东医疗器械有限公司"),
+    ("hospital1", "hospital", "复旦大学附属中山医院"),
+])
+def test_sign_in_lands_in_each_portal(page_for, viewport, local, portal, heading):
+    name, size = viewport
+    page, base = page_for("acme", size)
+    sign_in(page, base, f"{local}@acme.test")
+    page.wait_for_url(f"**/{portal}/")
+    assert page.locator("h1").first.inner_text() == heading
+    assert no_sideways_scroll(page)
+    if name == "phone":
+        assert not page.locator("nav.nav-wide").is_visible()
+        page.click("details.menu summary")
+        assert page.locator("details.menu nav a", has_text="我的账号").is_visible()
+    else:
+        assert page.locator("nav.nav-wide a", has_text="我的账号").is_visible()
+    shot(page, f"{portal}-{name}")
+
+
+def test_wrong_password_shows_the_error_in_place(page_for, viewport):
+    name, size = viewport
+    page, base = page_for("acme", size)
+    sign_in(page, base, "admin@acme.test", "wrong-password-1")
+    assert page.locator(".form-errors").inner_text() == "邮箱或密码不正确。"
+    assert page.url.endswith("/login")
+    shot(page, f"login-error-{name}")
+
+
+def test_language_switch_to_english_and_back(page_for, viewport):
+    name, size = viewport
+    page, base = page_for("acme", size)
+    sign_in(page, base, "sales.east@acme.test")
+    page.wait_for_url("**/manufacturer/")
+    page.click("form.locale-switch button[value=en]")
+    page.wait_for_load_state()
+    assert page.locator("h1").first.inner_text() == "Dashboard"
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert no_sideways_scroll(page)
+    shot(page, f"manufacturer-en-{name}")
+    page.click("form.locale-switch button[value=zh_CN]")
+    page.wait_for_load_state()
+    assert page.locator("h1").first.inner_text() == "工作台"
+
+
+def test_dealer_search_updates_results_in_place(page_for, viewport):
+    name, size = viewport
+    page, base = page_for("acme", size)
+    sign_in(page, base, "channel@acme.test")
+    page.wait_for_url("**/manufacturer/")
+    page.goto(f"{base}/manufacturer/dealers")
+    page.evaluate("window.__samePage = true")
+    page.fill("input[name=q]", "深圳")
+    page.wait_for_url("**q=%E6%B7%B1%E5%9C%B3**")
+    page.wait_for_function("document.querySelectorAll('#results tbody tr').length === 1")
+    assert "深圳安宁医疗科技有限公司" in page.locator("#results").inner_text()
+    assert page.evaluate("window.__samePage === true")  # htmx swapped the results, no reload
+    assert no_sideways_scroll(page)
+    shot(page, f"dealers-search-{name}")
+
+
+def test_sign_out(page_for):
+    page, base = page_for("acme")
+    sign_in(page, base, "finance@acme.test")
+    page.wait_for_url("**/manufacturer/")
+    page.click("nav.nav-wide ~ .topbar-right button:has-text('退出'), .topbar-right button:has-text('退出')")
+    page.wait_for_url("**/login")
+    assert "您已退出登录。" in page.locator(".flashes").inner_text()
+    page.goto(f"{base}/manufacturer/")
+    assert page.url.split("?")[0].endswith("/login")
