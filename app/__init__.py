@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone,
                    default_translation_directories=str(ROOT / "app" / "translations"))
+    i18n.install_template_gettext(app)
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)

@@ -39,6 +39,9 @@ def load(instance_path: Path) -> dict:
         "DB_MAX_OVERFLOW": _env_int("DB_MAX_OVERFLOW", 5),
         "DB_RECYCLE_AFTER_USES": _env_int("DB_RECYCLE_AFTER_USES", 2000),
         "DB_RECYCLE_SECONDS": _env_int("DB_RECYCLE_SECONDS", 900),
+        # How long a process trusts its memory of host → tenant (suspensions and new
+        # domains take at most this long to reach every web process).
+        "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "5")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": {"zh_CN": "简体中文", "en": "English"},

@@ -44,6 +44,14 @@ def tenant_head() -> str:
     return _script(TENANT_TREE).get_current_head()
 
 
+def use_tenant_tree(tree: Path) -> None:
+    """Point the tenant migrations at another tree (the bench times an additive
+    revision on a copy). Worker processes forked afterwards inherit it."""
+    global TENANT_TREE
+    TENANT_TREE = tree
+    _script.cache_clear()
+
+
 def upgrade_public(engine: Engine) -> None:
     cfg = alembic_config(PUBLIC_TREE)
     with engine.begin() as conn:

@@ -3,6 +3,7 @@ request or a job runs (never an ORM object, so it survives commits and processes
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -65,6 +66,30 @@ def resolve_host(session: Session, host: str, base_domain: str) -> TenantRef | N
         return by_slug(session, label)
     tenant = session.scalar(select(Tenant).join(TenantDomain).where(TenantDomain.domain == host))
     return TenantRef.of(tenant) if tenant else None
+
+
+class HostCache:
+    """Host → tenant, remembered in-process for ``ttl`` seconds so that a request
+    costs no registry query. A suspension or a new custom domain is seen by every
+    process within ``ttl`` (and at once by the one that made the change)."""
+
+    def __init__(self, ttl: float = 5.0):
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, TenantRef | None]] = {}
+
+    def resolve(self, session: Session, host: str, base_domain: str) -> TenantRef | None:
+        now = time.monotonic()
+        hit = self._entries.get(host)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        tenant = resolve_host(session, host, base_domain)
+        if len(self._entries) > 10_000:  # unknown hosts must not grow it without bound
+            self._entries.clear()
+        self._entries[host] = (now + self.ttl, tenant)
+        return tenant
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def all_tenants(session: Session) -> list[Tenant]:

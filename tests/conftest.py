@@ -63,6 +63,7 @@ def app():
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "BASE_DOMAIN": "localhost",
+        "TENANT_CACHE_SECONDS": 0,  # suspensions must show at once; HostCache has its own test
     })
     with application.app_context():
         from app.core.redis import get_redis

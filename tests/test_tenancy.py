@@ -187,3 +187,21 @@ def test_cli_create_list_suspend_drop(app):
         roles = db.session.execute(text("SELECT count(*) FROM pg_roles WHERE rolname LIKE '%__t_clitest'")).scalar()
     assert roles == 0
     assert runner.invoke(args=["tenants", "migrate", "--all"]).exit_code == 0
+
+
+def test_host_cache_remembers_for_its_ttl_only(app, fresh_tenant):
+    from tenants.registry import HostCache
+
+    tenant = fresh_tenant(name="缓存测试")
+    host = f"{tenant.slug}.localhost"
+    cache = HostCache(ttl=60)
+    with app.app_context():
+        assert cache.resolve(db.session, host, "localhost").status == "active"
+        set_status(db.engine, tenant.slug, "suspended")
+        assert cache.resolve(db.session, host, "localhost").status == "active"  # within the TTL
+        cache.ttl = 0
+        cache.clear()
+        assert cache.resolve(db.session, host, "localhost").status == "suspended"
+        assert cache.resolve(db.session, "nope.localhost", "localhost") is None
+        set_status(db.engine, tenant.slug, "active")
+        db.session.rollback()

@@ -54,20 +54,27 @@ def _search(stmt, model, search: str):
     return stmt
 
 
+def _list_columns(model):
+    """A list row: the record's own columns plus its region's names, as plain rows."""
+    own = [c for c in model.__table__.columns if c.key not in ("created_at", "updated_at")]
+    return select(*own, Region.name.label("region_name"), Region.name_en.label("region_name_en")).join(
+        Region, Region.id == model.region_id)
+
+
 def dealers_page(session: Session, scope: ChannelScope, cursor: str | None, search: str = "",
                  region_id: int | None = None) -> Page:
-    stmt = _search(_scoped(select(Dealer), Dealer, scope), Dealer, search)
+    stmt = _search(_scoped(_list_columns(Dealer), Dealer, scope), Dealer, search)
     if region_id:
         stmt = stmt.where(Dealer.region_id.in_(_subtree_ids(region_id)))
-    return keyset_page(session, stmt, (Dealer.name, Dealer.id), lambda d: (d.name, d.id), cursor)
+    return keyset_page(session, stmt, (Dealer.name, Dealer.id), lambda d: (d.name, d.id), cursor, entities=False)
 
 
 def hospitals_page(session: Session, scope: ChannelScope, cursor: str | None, search: str = "",
                    region_id: int | None = None) -> Page:
-    stmt = _search(_scoped(select(Hospital), Hospital, scope), Hospital, search)
+    stmt = _search(_scoped(_list_columns(Hospital), Hospital, scope), Hospital, search)
     if region_id:
         stmt = stmt.where(Hospital.region_id.in_(_subtree_ids(region_id)))
-    return keyset_page(session, stmt, (Hospital.name, Hospital.id), lambda h: (h.name, h.id), cursor)
+    return keyset_page(session, stmt, (Hospital.name, Hospital.id), lambda h: (h.name, h.id), cursor, entities=False)
 
 
 def _subtree_ids(region_id: int):

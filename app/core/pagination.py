@@ -42,12 +42,15 @@ def decode_cursor(cursor: str | None, width: int) -> list | None:
 
 
 def keyset_page(session: Session, stmt: Select, key_columns: Sequence, key_of, cursor: str | None,
-                per_page: int = PER_PAGE) -> Page:
-    """One page of ``stmt`` ordered by ``key_columns``; ``key_of(row)`` gives a row's key."""
+                per_page: int = PER_PAGE, entities: bool = True) -> Page:
+    """One page of ``stmt`` ordered by ``key_columns``; ``key_of(row)`` gives a row's key.
+    ``entities=False`` returns plain rows (a list page that only displays is ~3x
+    cheaper without ORM objects)."""
     after = decode_cursor(cursor, len(key_columns))
     if after is not None:
         stmt = stmt.where(tuple_(*key_columns) > tuple_(*after))
-    rows = list(session.scalars(stmt.order_by(*key_columns).limit(per_page + 1)).unique())
+    stmt = stmt.order_by(*key_columns).limit(per_page + 1)
+    rows = list(session.scalars(stmt).unique()) if entities else list(session.execute(stmt))
     more = len(rows) > per_page
     rows = rows[:per_page]
     return Page(rows, encode_cursor(key_of(rows[-1])) if more and rows else None, after is None)

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from app.compliance.operations import Actor, set_context
 from app.core import htmx
 from app.core.db import db
-from tenants.registry import resolve_host
+from tenants.registry import HostCache
 from tenants.session import pin
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -63,7 +63,7 @@ def _start_request():
     if request.endpoint in TENANTLESS_ENDPOINTS and request.endpoint != "platform.index":
         return None
     base_domain = current_app.config["BASE_DOMAIN"].lower()
-    tenant = resolve_host(db.session, request.host, base_domain)
+    tenant = current_app.extensions["tenant_hosts"].resolve(db.session, request.host.lower(), base_domain)
     if tenant is None:
         host = request.host.split(":", 1)[0].lower()
         if host == base_domain and request.endpoint == "platform.index":
@@ -101,6 +101,7 @@ def _csrf_error(error: CSRFError):
 
 def init_app(app: Flask) -> None:
     app.session_interface = HostBoundSessionInterface()
+    app.extensions["tenant_hosts"] = HostCache(ttl=app.config["TENANT_CACHE_SECONDS"])
 
     app.before_request(_start_request)
     app.after_request(_finish_request)

@@ -40,7 +40,7 @@ class User(IdMixin, TimestampMixin, UserMixin, db.Model):
 
     dealer = relationship("Dealer", lazy="joined")
     hospital = relationship("Hospital", lazy="joined")
-    regions = relationship("Region", secondary="user_regions", lazy="selectin")
+    regions = relationship("Region", secondary="user_regions")
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive and not-yet-accepted users cannot sign in

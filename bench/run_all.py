@@ -1,0 +1,15 @@
+"""``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
+from bench import http, tenants
+
+
+def main() -> None:
+    print("== HTTP: portal list page vs /healthz ==", flush=True)
+    for line in http.run():
+        print(line, flush=True)
+    print("\n== Tenants at scale ==", flush=True)
+    for line in tenants.run():
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
