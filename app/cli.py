@@ -13,7 +13,7 @@ import time
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import create_engine, select
 
 from app.core.db import db
@@ -185,6 +185,7 @@ def audit_verify(slug):
 
 
 @click.command("outbox")
+@with_appcontext
 @click.argument("slug")
 @click.option("--limit", default=10)
 def outbox(slug, limit):
@@ -199,6 +200,7 @@ def outbox(slug, limit):
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst):
     """Run an RQ worker (with its scheduler) on the app's Redis."""

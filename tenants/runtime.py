@@ -42,14 +42,19 @@ def stop_postgres(pgdata: Path) -> None:
 
     if (pgdata / "postmaster.pid").exists():
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_pg_system_user())
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_pg_system_user(pgdata))
         except subprocess.CalledProcessError:
             log.warning("embedded PostgreSQL in %s was not running", pgdata)
 
 
-def _pg_system_user() -> str | None:
-    # pgserver runs the server as an unprivileged system user when started by root.
-    return "pgserverinstall" if os.geteuid() == 0 else None
+def _pg_system_user(pgdata: Path) -> str | None:
+    """The user the server runs as: pgserver runs it as an unprivileged system user
+    (the owner of the data directory) when started by root."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    return pwd.getpwuid(pgdata.stat().st_uid).pw_name
 
 
 def _redis_socket(redis_dir: Path) -> Path:
@@ -108,7 +113,12 @@ def redis_url(redis_dir: Path) -> str:
 def stop_redis(redis_dir: Path) -> None:
     import redis
 
+    client = redis.Redis.from_url(f"unix://{_redis_socket(redis_dir)}")
     try:
-        redis.Redis.from_url(f"unix://{_redis_socket(redis_dir)}").shutdown(nosave=False)
+        client.ping()
     except (redis.ConnectionError, FileNotFoundError):
+        return  # not running
+    try:
+        client.shutdown()  # saves, then the server closes the connection
+    except redis.ConnectionError:
         pass
