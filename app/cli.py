@@ -208,10 +208,49 @@ def worker(burst):
 
     from app.core.redis import get_queue, get_redis
 
+    from app.core.jobs import start_sweeper_thread
+
     queues = [get_queue(name) for name in current_app.config["RQ_QUEUES"]]
+    if not burst:
+        start_sweeper_thread(current_app._get_current_object())
     Worker(queues, connection=get_redis()).work(with_scheduler=True, burst=burst)
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+@jobs_cli.command("sweep")
+@click.option("--stale-after", default=300, show_default=True, help="Seconds without a heartbeat before a running job counts as lost.")
+@click.option("--lost-after", default=60, show_default=True, help="Seconds a requested job may wait before it is enqueued again.")
+def jobs_sweep(stale_after, lost_after):
+    """Re-enqueue requested jobs that never reached RQ and jobs whose worker died."""
+    from app.core.jobs import sweep
+
+    actions = sweep(db.engine, stale_after=stale_after, lost_after=lost_after)
+    for line in actions:
+        click.echo(line)
+    click.echo(f"{len(actions)} job(s) acted on")
+
+
+@jobs_cli.command("probe")
+@click.argument("slug")
+@click.option("--seconds", default=2.0, show_default=True)
+def jobs_probe(slug, seconds):
+    """Request a probe job in a tenant (checks worker, storage and documents end to end)."""
+    import uuid
+
+    from app.compliance.operations import Actor, set_context
+    from app.core.jobs import request_job
+    from tenants.session import tenant_session
+
+    tenant = _tenant_or_exit(slug)
+    with tenant_session(db.session, tenant) as session:
+        set_context(session, Actor.system("cli"))
+        job = request_job(session, "platform.probe", {"seconds": seconds}, uuid.uuid4().hex)
+        job_id = job.id
+    click.echo(f"requested probe job {job_id} in {slug}")
+
+
 def init_app(app: Flask) -> None:
-    for command in (tenants_cli, demo_cli, audit_cli, outbox, worker):
+    for command in (tenants_cli, demo_cli, audit_cli, jobs_cli, outbox, worker):
         app.cli.add_command(command)

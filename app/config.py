@@ -55,6 +55,8 @@ def load(instance_path: Path) -> dict:
         "PASSWORD_RESET_MAX_AGE": _env_int("PASSWORD_RESET_MAX_AGE", 3600),
         "INVITATION_MAX_AGE": _env_int("INVITATION_MAX_AGE", 7 * 24 * 3600),
         "RQ_QUEUES": ["default"],
+        # Generated documents (filesystem storage); default instance/documents.
+        "DOCUMENT_ROOT": os.environ.get("DOCUMENT_ROOT"),
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         "ALLOW_TEST_EMAIL_DOMAINS": os.environ.get("ALLOW_TEST_EMAIL_DOMAINS", "1") == "1",
     }

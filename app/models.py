@@ -1,11 +1,11 @@
 """Imports every model so that metadata, the audit listener and Alembic see all tables."""
 from app.catalog.models import ProductLine, Sku
 from app.channel.models import Dealer, Hospital, Region
-from app.compliance.models import AuditEvent
+from app.compliance.models import AuditEvent, Document, Job
 from app.identity.models import OutboxMessage, User, UserRegion
 from tenants.models import SchemaMigrationRun, Tenant, TenantDomain
 
 __all__ = [
-    "AuditEvent", "Dealer", "Hospital", "OutboxMessage", "ProductLine", "Region", "SchemaMigrationRun",
+    "AuditEvent", "Dealer", "Document", "Job", "Hospital", "OutboxMessage", "ProductLine", "Region", "SchemaMigrationRun",
     "Sku", "Tenant", "TenantDomain", "User", "UserRegion",
 ]

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from tenants.migrations import schema_versions, tenant_head, upgrade_schema_in
 from tenants.registry import TEMPLATE_SCHEMA, TenantRef, schema_for, validate_slug
 
-# Tables the tenant role may read and append to but never change: the audit trail is
-# append-only in PostgreSQL itself, not only in Python. alembic_version is read-only.
-APPEND_ONLY_TABLES = ("audit_events",)
+# Tables the tenant role may read and append to but never change: the audit trail and
+# generated documents are append-only in PostgreSQL itself, not only in Python. alembic_version is read-only.
+APPEND_ONLY_TABLES = ("audit_events", "documents")
 READ_ONLY_TABLES = ("alembic_version",)
 
 

@@ -64,6 +64,7 @@ def app():
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "BASE_DOMAIN": "localhost",
         "TENANT_CACHE_SECONDS": 0,  # suspensions must show at once; HostCache has its own test
+        "DOCUMENT_ROOT": str(ROOT / "instance" / "test" / "documents"),
     })
     with application.app_context():
         from app.core.redis import get_redis
@@ -189,5 +190,23 @@ def as_tenant(app):
                 set_context(session, Actor.system("test"))
                 yield session
             db.session.remove()
+
+    return run
+
+
+@pytest.fixture()
+def worker_env(app):
+    """The environment a real worker process needs to serve this test run."""
+    return dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=app.config["REDIS_URL"],
+                DOCUMENT_ROOT=app.config["DOCUMENT_ROOT"], SECRET_KEY=app.config["SECRET_KEY"])
+
+
+@pytest.fixture()
+def run_worker(app):
+    """Run queued jobs to completion in this process (an RQ burst worker)."""
+
+    def run():
+        result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+        assert result.exit_code == 0, result.output
 
     return run

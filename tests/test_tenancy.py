@@ -107,7 +107,8 @@ def test_new_tenant_is_a_faithful_clone_of_the_template(app, fresh_tenant):
         with db.engine.begin() as conn:
             template, clone = shape(conn, TEMPLATE_SCHEMA), shape(conn, tenant.schema)
             version = schema_versions(conn, [tenant.schema])[tenant.schema]
-    assert clone == template
+    for key in template:
+        assert set(clone[key]) ^ set(template[key]) == set(), key
     assert len(clone["triggers"]) == 2
     assert version == tenant_head()
 

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.compliance.models import AuditEvent
 from app.compliance.rules import GENESIS, HASHED_FIELDS, event_hash
+from app.core.pagination import Page, keyset_page
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -47,3 +52,121 @@ def history(session: Session, entity_type: str, entity_id: str, limit: int = 200
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """The audit log's filters; dates are calendar days in Asia/Shanghai."""
+
+    entity_type: str = ""
+    entity_id: str = ""
+    actor: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def as_params(self) -> dict:
+        return {"entity_type": self.entity_type, "entity_id": self.entity_id, "actor": self.actor, "action": self.action,
+                "date_from": self.date_from.isoformat() if self.date_from else None,
+                "date_to": self.date_to.isoformat() if self.date_to else None}
+
+    @classmethod
+    def from_params(cls, p: dict) -> "AuditFilter":
+        return cls(p.get("entity_type") or "", p.get("entity_id") or "", p.get("actor") or "", p.get("action") or "",
+                   date.fromisoformat(p["date_from"]) if p.get("date_from") else None,
+                   date.fromisoformat(p["date_to"]) if p.get("date_to") else None)
+
+    def apply(self, stmt):
+        if self.entity_type:
+            stmt = stmt.where(AuditEvent.entity_type == self.entity_type)
+        if self.entity_id:
+            stmt = stmt.where(AuditEvent.entity_id == self.entity_id)
+        if self.actor:
+            stmt = stmt.where(AuditEvent.actor_label.ilike(f"%{self.actor.strip()}%"))
+        if self.action:
+            stmt = stmt.where(AuditEvent.action == self.action)
+        if self.date_from:
+            stmt = stmt.where(AuditEvent.occurred_at >= _shanghai_midnight(self.date_from))
+        if self.date_to:
+            stmt = stmt.where(AuditEvent.occurred_at < _shanghai_midnight(self.date_to + timedelta(days=1)))
+        return stmt
+
+
+def _shanghai_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(timezone.utc)
+
+
+def audit_page(session: Session, flt: AuditFilter, cursor: str | None) -> Page:
+    """Newest first, by a keyset on the sequence number (the primary key)."""
+    stmt = flt.apply(select(AuditEvent))
+    return keyset_page(session, stmt, (AuditEvent.seq,), lambda e: (e.seq,), cursor, descending=True)
+
+
+def audit_rows(session: Session, flt: AuditFilter, batch: int = 2000):
+    """Every matching event, oldest first, streamed in batches (exports)."""
+    stmt = flt.apply(select(AuditEvent)).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    return session.scalars(stmt)
+
+
+def audit_count(session: Session, flt: AuditFilter) -> int:
+    return session.scalar(flt.apply(select(func.count()).select_from(AuditEvent)))
+
+
+def entity_types(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)))
+
+
+def may_see_job(user, job) -> bool:
+    """The requester; manufacturer staff holding one of the kind's roles; and for
+    dealer and hospital jobs, colleagues of the same dealer or hospital."""
+    from app.core.jobs import KINDS
+
+    if job.requested_by_id == user.id:
+        return True
+    if user.portal == "manufacturer":
+        kind = KINDS.get(job.kind)
+        return kind is not None and user.has_role(*kind.roles)
+    if user.portal == "dealer":
+        return job.dealer_id is not None and job.dealer_id == user.dealer_id
+    if user.portal == "hospital":
+        return job.hospital_id is not None and job.hospital_id == user.hospital_id
+    return False
+
+
+def may_manage_job(user, job) -> bool:
+    """Retrying is for manufacturer staff holding one of the kind's roles."""
+    from app.core.jobs import KINDS
+
+    kind = KINDS.get(job.kind)
+    return user.portal == "manufacturer" and kind is not None and user.has_role(*kind.roles)
+
+
+def job_for(session: Session, user, job_id: int):
+    from app.compliance.models import Job
+
+    job = session.get(Job, job_id)
+    return job if job is not None and may_see_job(user, job) else None
+
+
+def document_for(session: Session, user, document_id: int):
+    from app.compliance.models import Document, Job
+
+    doc = session.get(Document, document_id)
+    if doc is None:
+        return None
+    if doc.job_id is not None:
+        return doc if may_see_job(user, session.get(Job, doc.job_id)) else None
+    if user.portal == "dealer":
+        return doc if doc.dealer_id is not None and doc.dealer_id == user.dealer_id else None
+    if user.portal == "hospital":
+        return doc if doc.hospital_id is not None and doc.hospital_id == user.hospital_id else None
+    return doc if user.has_role("admin", "qa_ra") or doc.created_by_id == user.id else None
+
+
+def jobs_page(session: Session, status: str, cursor: str | None) -> Page:
+    from app.compliance.models import Job
+
+    stmt = select(Job)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    return keyset_page(session, stmt, (Job.id,), lambda j: (j.id,), cursor, descending=True)

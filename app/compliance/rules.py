@@ -17,10 +17,13 @@ ACTION_LABELS = {
     "accept_invitation": _l("Accepted invitation"), "reset_password": _l("Reset password"),
     "change_password": _l("Changed password"), "set_language": _l("Changed language"),
     "activate": _l("Activated"), "deactivate": _l("Deactivated"),
+    "request_job": _l("Requested a job"), "retry_job": _l("Retried a job"), "job_failed": _l("Job failed"),
+    "download": _l("Downloaded"), "bulk_generate": _l("Bulk load"),
 }
 ENTITY_LABELS = {
     "users": _l("User"), "dealers": _l("Dealer"), "hospitals": _l("Hospital"), "regions": _l("Region"),
     "product_lines": _l("Product line"), "skus": _l("SKU"), "user_regions": _l("User region"),
+    "jobs": _l("Job"), "documents": _l("Document"), "tenants": _l("Tenant"),
 }
 HASHED_FIELDS = (
     "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",

@@ -42,14 +42,16 @@ def decode_cursor(cursor: str | None, width: int) -> list | None:
 
 
 def keyset_page(session: Session, stmt: Select, key_columns: Sequence, key_of, cursor: str | None,
-                per_page: int = PER_PAGE, entities: bool = True) -> Page:
+                per_page: int = PER_PAGE, entities: bool = True, descending: bool = False) -> Page:
     """One page of ``stmt`` ordered by ``key_columns``; ``key_of(row)`` gives a row's key.
     ``entities=False`` returns plain rows (a list page that only displays is ~3x
-    cheaper without ORM objects)."""
+    cheaper without ORM objects); ``descending=True`` walks newest first."""
     after = decode_cursor(cursor, len(key_columns))
     if after is not None:
-        stmt = stmt.where(tuple_(*key_columns) > tuple_(*after))
-    stmt = stmt.order_by(*key_columns).limit(per_page + 1)
+        key, values = tuple_(*key_columns), tuple_(*after)
+        stmt = stmt.where(key < values if descending else key > values)
+    order = [c.desc() for c in key_columns] if descending else list(key_columns)
+    stmt = stmt.order_by(*order).limit(per_page + 1)
     rows = list(session.scalars(stmt).unique()) if entities else list(session.execute(stmt))
     more = len(rows) > per_page
     rows = rows[:per_page]

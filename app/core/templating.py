@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         htmx_config=htmx.config_json,
         role_label=role_label,
         audit_label=audit_label,
+        action_keys=sorted(ACTION_LABELS),
         portal_labels=PORTAL_LABELS,
         role_keys={portal: list(roles) for portal, roles in ROLES.items()},
     )

@@ -1,6 +1,10 @@
 """The manufacturer portal: dashboard, users, and the channel lists."""
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import date
+
 from flask import current_app, flash, g, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,6 +18,7 @@ from app.compliance.models import AuditEvent
 from app.core.db import db
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import redirect, render_page
+from app.core.jobs import KINDS, request_job
 from app.identity import operations as ops
 from app.identity import queries as identity_q
 from app.identity.models import User
@@ -141,3 +146,66 @@ class RHHospitals(RHManufacturer):
         return render_page("manufacturer/hospitals.html", block="results",
                            page=page, search=search, region_id=region_id,
                            regions=channel_q.regions(db.session, max_level=1))
+
+
+AUDITORS = ("admin", "qa_ra")
+_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _audit_filter(args) -> tuple[audit_q.AuditFilter, dict[str, str]]:
+    """The filter from a query string or form, with an error per field that is wrong."""
+    errors, days = {}, {}
+    for name in ("date_from", "date_to"):
+        value = (args.get(name) or "").strip()
+        days[name] = None
+        if value:
+            try:
+                days[name] = date.fromisoformat(value)
+            except ValueError:
+                errors[name] = _("Enter a date as YYYY-MM-DD.")
+    if days["date_from"] and days["date_to"] and days["date_from"] > days["date_to"]:
+        errors["date_to"] = _("The end date is before the start date.")
+    flt = audit_q.AuditFilter(
+        entity_type=(args.get("entity_type") or "")[:60], entity_id=(args.get("entity_id") or "")[:60],
+        actor=(args.get("actor") or "")[:100], action=(args.get("action") or "")[:40],
+        date_from=days["date_from"], date_to=days["date_to"],
+    )
+    return flt, errors
+
+
+class RHAudit(RHManufacturer):
+    roles = AUDITORS
+
+    def get(self):
+        flt, errors = _audit_filter(request.args)
+        page = audit_q.audit_page(db.session, flt if not errors else audit_q.AuditFilter(), request.args.get("after"))
+        return render_page("manufacturer/audit.html", block="results", page=page, flt=flt, errors=errors,
+                           entity_types=audit_q.entity_types(db.session), request_id=uuid.uuid4().hex,
+                           status=400 if errors else 200)
+
+
+class RHAuditExport(RHManufacturer):
+    roles = AUDITORS
+
+    def post(self):
+        flt, errors = _audit_filter(request.form)
+        fmt, request_id = request.form.get("format"), request.form.get("request_id", "")
+        if fmt not in ("csv", "pdf") or not _REQUEST_ID.match(request_id):
+            errors["format"] = _("Choose CSV or PDF.")
+        if errors:
+            page = audit_q.audit_page(db.session, audit_q.AuditFilter(), None)
+            return render_page("manufacturer/audit.html", page=page, flt=flt, errors=errors, status=400,
+                               entity_types=audit_q.entity_types(db.session), request_id=uuid.uuid4().hex)
+        job = request_job(db.session, f"audit.export_{fmt}", flt.as_params(),
+                          f"audit-export-{current_user.id}-{request_id}", requested_by=current_user)
+        return redirect(url_for("files.job", job_id=job.id))
+
+
+class RHJobs(RHManufacturer):
+    roles = ("admin",)
+
+    def get(self):
+        status = request.args.get("status", "failed")
+        status = status if status in ("", "requested", "running", "done", "failed") else "failed"
+        page = audit_q.jobs_page(db.session, status, request.args.get("after"))
+        return render_page("manufacturer/jobs.html", block="results", page=page, status=status, kinds=KINDS)

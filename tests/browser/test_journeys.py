@@ -89,3 +89,31 @@ def test_sign_out(page_for):
     assert "您已退出登录。" in page.locator(".flashes").inner_text()
     page.goto(f"{base}/manufacturer/")
     assert page.url.split("?")[0].endswith("/login")
+
+
+def test_audit_export_shows_progress_then_a_download(page_for, worker_env):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=worker_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        page, base = page_for("acme")
+        sign_in(page, base, "qa@acme.test")
+        page.wait_for_url("**/manufacturer/")
+        page.goto(f"{base}/manufacturer/audit")
+        page.select_option("select[name=entity_type]", "dealers")
+        page.wait_for_url("**entity_type=dealers**")
+        page.click("form.export button[value=pdf]")
+        page.wait_for_url("**/jobs/*")
+        page.wait_for_selector("a.button.primary[href^='/documents/']", timeout=60_000)
+        assert "已完成" in page.locator("section.job").inner_text()
+        shot(page, "audit-export-done")
+        with page.expect_download() as download:
+            page.click("a.button.primary[href^='/documents/']")
+        assert download.value.suggested_filename.endswith(".pdf")
+    finally:
+        worker.terminate()
+        worker.wait(10)

@@ -1,0 +1,42 @@
+"""PDF documents with WeasyPrint, from trusted templates only (templates/documents/).
+
+The URL fetcher serves our own static files and ``data:`` URIs and refuses everything
+else, so no value that reaches a template can make the renderer read a local file or
+call a network address. Chinese renders with a real CJK font (Noto Sans CJK, from
+Debian's fonts-noto-cjk), selected by templates/documents/base.html.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Fetches files under ``static_root`` and ``data:`` URIs; refuses the rest."""
+
+    def __init__(self, static_root: Path):
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, timeout=5)
+        self.static_root = static_root.resolve()
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            path = Path(unquote(parts.path)).resolve()
+            if self.static_root in path.parents and path.is_file():
+                return super().fetch(url, headers)
+        elif parts.scheme == "data":
+            return super().fetch(url, headers)
+        self.refused.append(url)
+        raise ValueError(f"documents may only use the application's static files, not {url[:100]!r}")
+
+
+def render_pdf(template: str, **context) -> bytes:
+    html = render_template(template, **context)
+    static_root = Path(current_app.static_folder)
+    fetcher = StaticOnlyFetcher(static_root)
+    return HTML(string=html, base_url=str(static_root) + "/", url_fetcher=fetcher).write_pdf()
