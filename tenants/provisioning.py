@@ -20,7 +20,7 @@ from tenants.registry import TEMPLATE_SCHEMA, TenantRef, schema_for, validate_sl
 
 # Tables the tenant role may read and append to but never change: the audit trail and
 # generated documents are append-only in PostgreSQL itself, not only in Python. alembic_version is read-only.
-APPEND_ONLY_TABLES = ("audit_events", "documents")
+APPEND_ONLY_TABLES = ("audit_events", "documents", "signatures", "approval_decisions")
 READ_ONLY_TABLES = ("alembic_version",)
 
 

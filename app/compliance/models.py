@@ -1,6 +1,8 @@
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, String, Text, func, text
+from sqlalchemy import (BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, SmallInteger, String,
+                        Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -92,3 +94,126 @@ class Document(IdMixin, db.Model):
     hospital_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hospitals.id"))
     created_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Signature(IdMixin, db.Model):
+    """An electronic signature (电子签名): who, when, what it means, and the SHA-256 of
+    the exact record version signed, with that version kept beside it. Append-only."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        CheckConstraint("meaning IN ('approved', 'rejected', 'returned', 'reviewed', 'confirmed', 'disputed')",
+                        name="meaning"),
+        Index("ix_signatures_entity", "entity_type", "entity_id"),
+    )
+
+    signer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    signer_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    signer_email: Mapped[str] = mapped_column(String(254), nullable=False)
+    on_behalf_of_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    meaning: Mapped[str] = mapped_column(String(20), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(60), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(60), nullable=False)
+    record_version: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    record_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    second_factor: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class ApprovalChain(IdMixin, db.Model):
+    """The ordered steps a kind of request goes through (审批流), one active chain per kind."""
+
+    __tablename__ = "approval_chains"
+
+    kind: Mapped[str] = mapped_column(String(60), unique=True, nullable=False)
+    steps = relationship("ApprovalStep", order_by="ApprovalStep.position", cascade="all, delete-orphan",
+                         back_populates="chain")
+
+
+class ApprovalStep(IdMixin, db.Model):
+    __tablename__ = "approval_steps"
+    __table_args__ = (
+        CheckConstraint("condition_op IS NULL OR condition_op IN ('gt', 'gte', 'lt', 'lte', 'eq')", name="op"),
+        CheckConstraint("sla_hours IS NULL OR sla_hours > 0", name="sla"),
+    )
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("approval_chains.id", ondelete="CASCADE"), nullable=False)
+    position: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(30), nullable=False)
+    same_region: Mapped[bool] = mapped_column(nullable=False, server_default=text("false"))
+    condition_field: Mapped[str | None] = mapped_column(String(60))
+    condition_op: Mapped[str | None] = mapped_column(String(5))
+    condition_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    sla_hours: Mapped[int | None] = mapped_column(SmallInteger)
+
+    chain = relationship("ApprovalChain", back_populates="steps")
+
+
+class ApprovalRequest(IdMixin, db.Model):
+    """A request moving through its route: in_review (step k of n) → approved,
+    rejected, returned for changes, or withdrawn."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('in_review', 'approved', 'rejected', 'returned', 'withdrawn')", name="status"),
+        Index("ix_approval_requests_open", "status", "kind"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(60), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    entity_type: Mapped[str | None] = mapped_column(String(60))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    requester_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    region_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("regions.id"))
+    facts: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+    route: Mapped[list] = mapped_column(JSONB, nullable=False, server_default="[]")
+    current_index: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="in_review")
+    version: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    step_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    requester = relationship("User", foreign_keys=[requester_id])
+    region = relationship("Region")
+    decisions = relationship("ApprovalDecision", order_by="ApprovalDecision.id", back_populates="request")
+
+
+class ApprovalDecision(IdMixin, db.Model):
+    __tablename__ = "approval_decisions"
+    __table_args__ = (CheckConstraint("decision IN ('approve', 'reject', 'return')", name="decision"),)
+
+    request_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("approval_requests.id"), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    step_index: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    step_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    approver_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False)
+    on_behalf_of_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(10), nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    signature_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("signatures.id"), nullable=False)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+    request = relationship("ApprovalRequest", back_populates="decisions")
+    approver = relationship("User", foreign_keys=[approver_id])
+    signature = relationship("Signature")
+
+
+class Delegation(IdMixin, db.Model):
+    """While ``from_user`` is away (``starts_on``..``ends_on``, Asia/Shanghai days),
+    ``to_user`` may decide the steps waiting for them, on their behalf."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (CheckConstraint("ends_on >= starts_on", name="window"),
+                      CheckConstraint("from_user_id <> to_user_id", name="not_self"))
+
+    from_user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False, index=True)
+    to_user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), nullable=False, index=True)
+    starts_on: Mapped[date] = mapped_column(Date, nullable=False)
+    ends_on: Mapped[date] = mapped_column(Date, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    from_user = relationship("User", foreign_keys=[from_user_id])
+    to_user = relationship("User", foreign_keys=[to_user_id])

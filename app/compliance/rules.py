@@ -19,11 +19,17 @@ ACTION_LABELS = {
     "activate": _l("Activated"), "deactivate": _l("Deactivated"),
     "request_job": _l("Requested a job"), "retry_job": _l("Retried a job"), "job_failed": _l("Job failed"),
     "download": _l("Downloaded"), "bulk_generate": _l("Bulk load"),
+    "approve": _l("Approved"), "reject": _l("Rejected"), "return": _l("Returned for changes"),
+    "withdraw": _l("Withdrawn"), "resubmit": _l("Resubmitted"), "signature_refused": _l("Signature refused"),
+    "enable_totp": _l("Turned on two-step verification"), "disable_totp": _l("Turned off two-step verification"),
 }
 ENTITY_LABELS = {
     "users": _l("User"), "dealers": _l("Dealer"), "hospitals": _l("Hospital"), "regions": _l("Region"),
     "product_lines": _l("Product line"), "skus": _l("SKU"), "user_regions": _l("User region"),
     "jobs": _l("Job"), "documents": _l("Document"), "tenants": _l("Tenant"),
+    "approval_requests": _l("Approval request"), "approval_decisions": _l("Approval decision"),
+    "approval_chains": _l("Approval chain"), "approval_steps": _l("Approval step"), "signatures": _l("Signature"),
+    "delegations": _l("Delegation"),
 }
 HASHED_FIELDS = (
     "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",
@@ -59,3 +65,34 @@ def canonical(event: dict) -> bytes:
 
 def event_hash(event: dict) -> str:
     return hashlib.sha256(canonical(event)).hexdigest()
+
+
+# --- approval routing (pure) ------------------------------------------------------------
+
+OPERATORS = {
+    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b, "eq": lambda a, b: a == b,
+}
+
+
+def step_applies(condition_field: str | None, condition_op: str | None, condition_value, facts: dict) -> bool:
+    """A step without a condition always applies; with one, it applies when the
+    request's fact satisfies it. A missing fact never satisfies a condition."""
+    if not condition_field:
+        return True
+    raw = facts.get(condition_field)
+    if raw is None or condition_op not in OPERATORS:
+        return False
+    return OPERATORS[condition_op](Decimal(str(raw)), Decimal(str(condition_value)))
+
+
+def route(steps: list[dict], facts: dict) -> list[dict]:
+    """The steps a request goes through, in order: those whose condition holds."""
+    return [s for s in sorted(steps, key=lambda s: s["position"])
+            if step_applies(s.get("condition_field"), s.get("condition_op"), s.get("condition_value"), facts)]
+
+
+def record_hash(version: dict) -> str:
+    """SHA-256 of the canonical form of a record version (what a signature signs)."""
+    content = json.dumps(to_json_value(version), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(content.encode()).hexdigest()

@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         htmx_config=htmx.config_json,
         role_label=role_label,
         audit_label=audit_label,
+        approvals_waiting=approvals_waiting,
         action_keys=sorted(ACTION_LABELS),
         portal_labels=PORTAL_LABELS,
         role_keys={portal: list(roles) for portal, roles in ROLES.items()},
@@ -59,6 +60,16 @@ def init_app(app: Flask) -> None:
 def ui_locale() -> str:
     """The LANGUAGES key of the page's language (Babel reports zh_CN as zh_Hans_CN)."""
     return "en" if get_locale().language == "en" else "zh_CN"
+
+
+def approvals_waiting() -> int:
+    """The count beside "Approvals" in the navigation, once per request."""
+    from app.compliance.approvals import inbox_count
+    from app.core.db import db
+
+    if "approvals_waiting" not in g:
+        g.approvals_waiting = inbox_count(db.session, current_user) if current_user.is_authenticated else 0
+    return g.approvals_waiting
 
 
 def portal_home() -> str | None:

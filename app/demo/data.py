@@ -153,6 +153,11 @@ TENANTS = {
             ("D-LN-001", "辽宁盛京医疗器械有限公司", "tier1", "LN", "邓涛", "024-2351 8809"),
             ("D-SN-001", "陕西秦川医疗器械有限公司", "tier1", "SN", "曹阳", "029-8832 6617"),
         ],
+        "sample_requests": [
+            ("dealer1", "复旦大学附属中山医院 · 药物洗脱支架 2026 年度带量采购特价",
+             {"discount_pct": "18", "amount": "620000.00"}),
+            ("dealer2", "中山大学附属第一医院 · PTCA 球囊导管特价", {"discount_pct": "8", "amount": "126000.00"}),
+        ],
         "dealer_users": [("dealer1", "D-SH-001", "陈志强", ["dealer_owner"]), ("dealer2", "D-GD-001", "黄俊", ["dealer_owner"]),
                          ("dealer1.sales", "D-SH-001", "李娜", ["dealer_sales"])],
         "hospital_users": [("hospital1", "H-SH-001", "张医工", ["equipment"]), ("hospital2", "H-BJ-002", "高采购", ["purchasing"])],
@@ -194,3 +199,24 @@ MANUFACTURER_USERS = [
     ("qa", "质量法规 韩雪", ["qa_ra"], []),
     ("service", "售后 钱斌", ["after_sales"], []),
 ]
+
+# kind -> steps: (name, role, same region, condition figure, operator, value, SLA hours)
+CHAINS = {
+    "price_request": [
+        ("区域经理审核", "regional_manager", True, None, None, None, 24),
+        ("渠道经理审核（折让超过 15%）", "channel_manager", False, "discount_pct", "gt", "15", 48),
+        ("财务审核（金额超过 50 万元）", "finance", False, "amount", "gt", "500000", 48),
+    ],
+    "dealer_review": [
+        ("质量法规首营审核", "qa_ra", False, None, None, None, 72),
+        ("渠道经理确认", "channel_manager", False, None, None, None, 48),
+    ],
+    "return_request": [
+        ("售后审核", "after_sales", False, None, None, None, 24),
+        ("财务审核（金额超过 10 万元）", "finance", False, "amount", "gt", "100000", 48),
+    ],
+    "order_over_credit": [
+        ("财务审核", "finance", False, None, None, None, 8),
+        ("渠道经理审核（超出 20 万元）", "channel_manager", False, "over_limit", "gt", "200000", 24),
+    ],
+}

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from app.catalog.models import ProductLine, Sku
 from app.channel import operations as channel_ops
 from app.channel.models import Dealer, Hospital, Region
+from app.compliance import approvals
+from app.compliance.models import ApprovalChain
 from app.compliance.operations import Actor, set_context
 from app.demo import data
 from app.identity.models import User
@@ -34,9 +36,13 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
             set_context(session, Actor.system("demo seed"))
             if session.scalar(select(func.count()).select_from(User)):
                 yield f"{slug}: already seeded"
-                continue
-            seed_tenant(session, slug, spec)
-            yield f"{slug}: seeded {len(spec['dealers'])} dealers, {len(data.HOSPITALS)} hospitals, {len(spec['skus'])} SKUs"
+            else:
+                seed_tenant(session, slug, spec)
+                yield f"{slug}: seeded {len(spec['dealers'])} dealers, {len(data.HOSPITALS)} hospitals, {len(spec['skus'])} SKUs"
+            # Later stages are seeded once each, so an older demo database catches up.
+            if not session.scalar(select(func.count()).select_from(ApprovalChain)):
+                seed_approvals(session, slug, spec)
+                yield f"{slug}: seeded approval chains and sample requests"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:
@@ -77,3 +83,18 @@ def seed_tenant(session: Session, slug: str, spec: dict) -> None:
         session.add(User(email=f"{local}@{slug}.test", name=name, portal="hospital", roles=roles,
                          hospital_id=hospitals[hospital_code].id, password_hash=password))
     session.flush()
+
+
+def seed_approvals(session: Session, slug: str, spec: dict) -> None:
+    """The chains a mid-sized maker starts with, and two price requests in flight."""
+    from decimal import Decimal
+
+    step = approvals.StepSpec
+    for kind, steps in data.CHAINS.items():
+        for name, role, same_region, field, op, value, sla in steps:
+            approvals.add_step(session, kind, step(name, role, same_region, field, op,
+                                                   None if value is None else Decimal(value), sla))
+    for local, title, facts in spec.get("sample_requests", ()):
+        requester = session.scalar(select(User).where(User.email == f"{local}@{slug}.test"))
+        dealer = requester.dealer
+        approvals.submit(session, "price_request", title, requester, facts, ("dealers", dealer.id), dealer.region_id)

@@ -23,7 +23,7 @@ class User(IdMixin, TimestampMixin, UserMixin, db.Model):
         ),
         CheckConstraint("email = lower(email)", name="email_lower"),
     )
-    __audit_redact__ = frozenset({"password_hash"})
+    __audit_redact__ = frozenset({"password_hash", "totp_secret"})
 
     email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -37,6 +37,8 @@ class User(IdMixin, TimestampMixin, UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Base32 TOTP secret when the user has turned on two-step verification.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
 
     dealer = relationship("Dealer", lazy="joined")
     hospital = relationship("Hospital", lazy="joined")

@@ -254,3 +254,37 @@ def set_active(session: Session, actor: User, user: User, active: bool, why: str
     with reason(session, why.strip(), action="activate" if active else "deactivate"):
         user.active = active
         session.flush()
+
+
+# --- two-step verification (TOTP) ------------------------------------------------------
+
+def new_totp_secret() -> str:
+    import pyotp
+
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, user: User, issuer: str) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def enable_totp(session: Session, user: User, secret: str, code: str) -> None:
+    import pyotp
+
+    if not pyotp.TOTP(secret).verify((code or "").strip(), valid_window=1):
+        raise IdentityError(_("The code is not correct. Check the time on your phone and try again."), "totp_code")
+    with reason(session, None, action="enable_totp"):
+        user.totp_secret = secret
+        session.flush()
+
+
+def disable_totp(session: Session, user: User, password: str) -> None:
+    try:
+        _hasher.verify(user.password_hash or _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        raise IdentityError(_("Your current password is not correct."), "totp_password")
+    with reason(session, None, action="disable_totp"):
+        user.totp_secret = None
+        session.flush()

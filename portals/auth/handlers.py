@@ -140,7 +140,7 @@ class RHAcceptInvitation(RHTokenPassword):
 
 class RHAccount(RH):
     def get(self):
-        return render_page("auth/account.html", form=ChangePasswordForm())
+        return render_page("auth/account.html", form=ChangePasswordForm(), **_totp_context())
 
     def post(self):
         form = ChangePasswordForm()
@@ -153,7 +153,34 @@ class RHAccount(RH):
             else:
                 flash(_("Your password has been changed."), "success")
                 return redirect(url_for("auth.account"), 303)
-        return render_page("auth/account.html", form=form, status=400)
+        return render_page("auth/account.html", form=form, status=400, **_totp_context())
+
+
+def _totp_context(error: dict | None = None) -> dict:
+    pending = session.get("totp_pending")
+    uri = ops.totp_uri(pending, current_user, g.tenant.name) if pending else None
+    return {"totp_pending": pending, "totp_uri": uri, "totp_error": error or {}}
+
+
+class RHTotp(RH):
+    """Turn two-step verification on (show a secret, confirm with a code) or off."""
+
+    def post(self):
+        action = request.form.get("action")
+        try:
+            if action == "start":
+                session["totp_pending"] = ops.new_totp_secret()
+            elif action == "confirm" and session.get("totp_pending"):
+                ops.enable_totp(db.session, current_user, session["totp_pending"], request.form.get("totp_code", ""))
+                session.pop("totp_pending")
+                flash(_("Two-step verification is on. Signatures will ask for a code."), "success")
+            elif action == "disable":
+                ops.disable_totp(db.session, current_user, request.form.get("totp_password", ""))
+                flash(_("Two-step verification is off."), "info")
+        except ops.IdentityError as err:
+            return render_page("auth/account.html", form=ChangePasswordForm(), status=400,
+                               **_totp_context({err.field: err.message}))
+        return redirect(url_for("auth.account") + "#totp", 303)
 
 
 class RHLocale(RHPublic):

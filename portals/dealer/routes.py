@@ -2,10 +2,12 @@
 from flask import Blueprint
 from flask_login import current_user
 
+from app.compliance import approvals
 from app.core.db import db
 from app.core.handlers import RHDealer
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
+from portals import approvals as portal_approvals
 
 
 class RHDashboard(RHDealer):
@@ -14,6 +16,20 @@ class RHDashboard(RHDealer):
                            colleagues=colleagues(db.session, current_user))
 
 
+class RHRequests(RHDealer):
+    """Where each of my requests stands, and who holds it."""
+
+    def get(self):
+        return render_page("dealer/requests.html", items=approvals.requested_by(db.session, current_user),
+                           kinds=approvals.KINDS)
+
+
+class RHRequest(portal_approvals.RHApprovalRequest, RHDealer):
+    pass
+
+
 bp = Blueprint("dealer", __name__, url_prefix="/dealer")
 
 bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))
+bp.add_url_rule("/requests", view_func=RHRequests.as_view("requests"))
+bp.add_url_rule("/requests/<int:request_id>", view_func=RHRequest.as_view("request"))

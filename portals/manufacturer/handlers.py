@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from flask import current_app, flash, g, request, url_for
 from flask_babel import gettext as _
@@ -13,7 +14,11 @@ from sqlalchemy import func, select
 from app.catalog.models import Sku
 from app.channel import queries as channel_q
 from app.channel.models import Dealer, Hospital
+from app.compliance import approvals
 from app.compliance import queries as audit_q
+from app.compliance.models import ApprovalStep
+from app.identity.rules import ROLES
+from portals import approvals as portal_approvals
 from app.compliance.models import AuditEvent
 from app.core.db import db
 from app.core.handlers import RHManufacturer, get_or_404
@@ -209,3 +214,87 @@ class RHJobs(RHManufacturer):
         status = status if status in ("", "requested", "running", "done", "failed") else "failed"
         page = audit_q.jobs_page(db.session, status, request.args.get("after"))
         return render_page("manufacturer/jobs.html", block="results", page=page, status=status, kinds=KINDS)
+
+
+class RHApprovals(RHManufacturer):
+    """Inbox (what waits for me), what I asked for, and for admin/QA everything open."""
+
+    def get(self):
+        tab = request.args.get("tab", "inbox")
+        if tab == "mine":
+            items = approvals.requested_by(db.session, current_user)
+        elif tab == "open" and current_user.has_role("admin", "qa_ra"):
+            items = approvals.open_requests(db.session)
+        else:
+            tab, items = "inbox", approvals.inbox(db.session, current_user)
+        return render_page("manufacturer/approvals.html", items=items, tab=tab, kinds=approvals.KINDS,
+                           overdue=approvals.is_overdue, delegations=approvals.delegations_of(db.session, current_user),
+                           colleagues=[u for u in identity_q.colleagues(db.session, current_user) if u.id != current_user.id],
+                           errors={}, today=approvals.today())
+
+
+class RHDelegate(RHManufacturer):
+    def post(self):
+        errors = {}
+        try:
+            starts = date.fromisoformat(request.form.get("starts_on", ""))
+            ends = date.fromisoformat(request.form.get("ends_on", ""))
+            to_user = int(request.form.get("to_user_id", "0"))
+            approvals.set_delegation(db.session, current_user, to_user, starts, ends, request.form.get("reason", "").strip())
+        except ValueError:
+            errors["ends_on"] = _("Enter a date as YYYY-MM-DD.")
+        except approvals.ApprovalError as err:
+            errors[err.field or "form"] = err.message
+        if errors:
+            return render_page("manufacturer/approvals.html", status=400, items=approvals.inbox(db.session, current_user),
+                               tab="inbox", kinds=approvals.KINDS, overdue=approvals.is_overdue, errors=errors,
+                               delegations=approvals.delegations_of(db.session, current_user), today=approvals.today(),
+                               colleagues=[u for u in identity_q.colleagues(db.session, current_user) if u.id != current_user.id])
+        flash(_("Delegation saved."), "success")
+        return redirect(url_for("manufacturer.approvals"))
+
+
+class RHApprovalRequest(portal_approvals.RHApprovalRequest, RHManufacturer):
+    pass
+
+
+class RHApprovalChains(RHManufacturer):
+    roles = ("admin",)
+
+    def _page(self, status=200, errors=None, form=None):
+        chains = {kind: approvals.chain_steps(db.session, kind) for kind in approvals.KINDS}
+        return render_page("manufacturer/approval_chains.html", status=status, chains=chains, kinds=approvals.KINDS,
+                           errors=errors or {}, form=form or {}, manufacturer_roles=ROLES["manufacturer"])
+
+    def get(self):
+        return self._page()
+
+    def post(self):
+        form = request.form
+        if form.get("remove"):
+            step = db.session.get(ApprovalStep, int(form["remove"])) if form["remove"].isdigit() else None
+            if step is not None:
+                approvals.remove_step(db.session, step)
+            return redirect(url_for("manufacturer.approval_chains"))
+        errors = {}
+        value = None
+        if form.get("condition_field"):
+            try:
+                value = Decimal(form.get("condition_value", "").replace(",", ""))
+            except InvalidOperation:
+                errors["condition_value"] = _("Enter a number.")
+        sla = form.get("sla_hours", "").strip()
+        if sla and (not sla.isdigit() or int(sla) == 0):
+            errors["sla_hours"] = _("Enter whole hours, 1 or more.")
+        if not errors:
+            try:
+                approvals.add_step(db.session, form.get("kind", ""), approvals.StepSpec(
+                    name=form.get("name", ""), role=form.get("role", ""), same_region=form.get("same_region") == "1",
+                    condition_field=form.get("condition_field") or None, condition_op=form.get("condition_op") or None,
+                    condition_value=value, sla_hours=int(sla) if sla else None))
+            except approvals.ApprovalError as err:
+                errors[err.field or "form"] = err.message
+        if errors:
+            return self._page(400, {"kind": form.get("kind"), **errors}, form)
+        flash(_("Step added."), "success")
+        return redirect(url_for("manufacturer.approval_chains") + f"#chain-{form.get('kind')}")
