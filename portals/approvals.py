@@ -33,6 +33,8 @@ class RHApprovalRequest(RH):
 
     def post(self, request_id):
         action = request.form.get("action", "")
+        if action == "print":
+            return self._print()
         try:
             if action == "withdraw":
                 approvals.withdraw(db.session, self.req, current_user, request.form.get("comment", "").strip())
@@ -47,3 +49,12 @@ class RHApprovalRequest(RH):
             context["form"] = {"comment": request.form.get("comment", ""), "action": action}
             return render_page(self.template, status=400, **context)
         return redirect(url_for(request.endpoint, request_id=self.req.id))
+
+    def _print(self):
+        """The signed record as a PDF, produced in the background (one per version)."""
+        from app.core.jobs import request_job
+
+        job = request_job(db.session, "approvals.record_pdf", {"request_id": self.req.id},
+                          f"approval-record-{self.req.id}-v{self.req.version}-{len(self.req.decisions)}",
+                          requested_by=current_user, entity=("approval_requests", str(self.req.id)))
+        return redirect(url_for("files.job", job_id=job.id))

@@ -243,3 +243,30 @@ def test_chain_configuration_errors_and_permissions(chain, signed_in):
     assert "请填写步骤名称。" in unnamed.get_data(as_text=True)
     assert signed_in("acme", "finance").get("/manufacturer/approval-chains").status_code == 403
     assert signed_in("acme", "dealer1").get("/manufacturer/approvals").status_code == 403
+
+
+def test_printed_record_carries_the_signatures(chain, signed_in, as_tenant, run_worker):
+    import io
+
+    import pypdf
+
+    rid = _submit(as_tenant, facts={"discount_pct": "5", "amount": "1000"})
+    east = signed_in("acme", "sales.east")
+    assert _decide(east, rid, "approve", comment="同意").status_code == 303
+    printed = east.post(f"/manufacturer/approvals/{rid}", {"action": "print"})
+    assert printed.status_code == 303
+    run_worker()
+    job_page = east.get(printed.headers["Location"]).get_data(as_text=True)
+    assert "/documents/" in job_page, _job_error(as_tenant)
+    qa = signed_in("acme", "qa")  # an auditor may fetch it; the decider who asked for it too
+    link = re.search(r'href="(/documents/\d+)"', qa.get(printed.headers["Location"]).get_data(as_text=True)).group(1)
+    text_ = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(qa.get(link).data)).pages)
+    assert "华东区域经理 沈浩" in text_ and "电子签名" in text_ and "SHA-256" in text_
+    assert signed_in("acme", "dealer2").get(link).status_code == 404
+
+
+def _job_error(as_tenant):
+    from app.compliance.models import Job
+
+    with as_tenant("acme") as session:
+        return [(j.kind, j.status, j.error) for j in session.scalars(select(Job).order_by(Job.id.desc()).limit(3))]

@@ -246,7 +246,7 @@ def test_export_with_bad_input_explains_itself(signed_in):
     bad = admin.post("/manufacturer/audit/export", {"format": "doc", "request_id": "x", "date_from": "2026-13-01"},
                      token_from="/manufacturer/audit")
     body = bad.get_data(as_text=True)
-    assert bad.status_code == 400 and "请按 YYYY-MM-DD 格式输入日期。" in body and "请选择 CSV 或 PDF。" in body
+    assert bad.status_code == 400 and "请按 YYYY-MM-DD 格式输入日期。" in body and "请选择 CSV、Excel 或 PDF。" in body
     assert signed_in("acme", "finance").get("/manufacturer/audit").status_code == 403
     assert signed_in("acme", "dealer1").get("/manufacturer/audit").status_code == 403
 
@@ -294,3 +294,20 @@ def test_pdf_fetcher_serves_static_files_only(app):
     assert "/etc/passwd" in refused and "/etc/hostname" in refused
     assert "127.0.0.1:9" in refused and "169.254.169.254" in refused
     assert "app.css" not in refused
+
+
+def test_audit_export_xlsx(signed_in, run_worker):
+    from openpyxl import load_workbook
+
+    admin = signed_in("acme", "admin")
+    page = admin.get("/manufacturer/audit").get_data(as_text=True)
+    rid = re.search(r'name="request_id" value="([0-9a-f]{32})"', page).group(1)
+    response = admin.post("/manufacturer/audit/export", {"format": "xlsx", "request_id": rid, "entity_type": "hospitals"},
+                          token_from="/manufacturer/audit")
+    run_worker()
+    job_page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    data = admin.get(re.search(r'href="(/documents/\d+)"', job_page).group(1)).data
+    rows = list(load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("seq", "occurred_at_utc", "actor", "action")
+    assert len(rows) == 45 and all(r[4] == "hospitals" for r in rows[1:])
+    assert any("北京协和医院" in (r[7] or "") for r in rows[1:])

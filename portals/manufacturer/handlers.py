@@ -195,8 +195,8 @@ class RHAuditExport(RHManufacturer):
     def post(self):
         flt, errors = _audit_filter(request.form)
         fmt, request_id = request.form.get("format"), request.form.get("request_id", "")
-        if fmt not in ("csv", "pdf") or not _REQUEST_ID.match(request_id):
-            errors["format"] = _("Choose CSV or PDF.")
+        if fmt not in ("csv", "xlsx", "pdf") or not _REQUEST_ID.match(request_id):
+            errors["format"] = _("Choose CSV, Excel or PDF.")
         if errors:
             page = audit_q.audit_page(db.session, audit_q.AuditFilter(), None)
             return render_page("manufacturer/audit.html", page=page, flt=flt, errors=errors, status=400,

@@ -117,3 +117,34 @@ def test_audit_export_shows_progress_then_a_download(page_for, worker_env):
     finally:
         worker.terminate()
         worker.wait(10)
+
+
+def test_regional_manager_signs_an_approval(page_for, viewport, as_tenant):
+    from sqlalchemy import select
+
+    from app.compliance import approvals
+    from app.identity.models import User
+
+    name, size = viewport
+    with as_tenant("acme") as session:
+        dealer_user = session.scalar(select(User).where(User.email == "dealer1@acme.test"))
+        req = approvals.submit(session, "price_request", f"瑞金医院 · 冠脉球囊特价（{name}）", dealer_user,
+                               {"discount_pct": "6", "amount": "88000.00"}, ("dealers", dealer_user.dealer_id),
+                               dealer_user.dealer.region_id)
+        rid = req.id
+    page, base = page_for("acme", size)
+    sign_in(page, base, "sales.east@acme.test")
+    page.wait_for_url("**/manufacturer/")
+    page.goto(f"{base}/manufacturer/approvals")
+    page.click(f"a[href='/manufacturer/approvals/{rid}']")
+    page.fill("textarea[name=comment]", "同意，按集采价执行")
+    page.fill("input[name=password]", "wrong-password-1")
+    page.click("button[value=approve]")
+    assert "密码不正确，未签署任何内容。" in page.locator(".field.has-error .error").inner_text()
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[value=approve]")
+    page.wait_for_selector(".signature")
+    assert "已同意" in page.locator("h2").first.inner_text()
+    assert "华东区域经理 沈浩（sales.east@acme.test）电子签名" in page.locator(".signature").inner_text()
+    assert no_sideways_scroll(page)
+    shot(page, f"approval-signed-{name}")
