@@ -88,28 +88,26 @@ def tenants_migrate(slugs, all_, jobs):
         sys.exit(1)
 
 
-@tenants_cli.command("suspend")
-@click.argument("slug")
-def tenants_suspend(slug):
+def _set_status(slug: str, status: str, done: str) -> None:
     from tenants.provisioning import ProvisioningError, set_status
 
     try:
-        set_status(db.engine, slug, "suspended")
+        set_status(db.engine, slug, status)
     except ProvisioningError as err:
         raise click.ClickException(str(err))
-    click.echo(f"suspended {slug}")
+    click.echo(f"{done} {slug}")
+
+
+@tenants_cli.command("suspend")
+@click.argument("slug")
+def tenants_suspend(slug):
+    _set_status(slug, "suspended", "suspended")
 
 
 @tenants_cli.command("activate")
 @click.argument("slug")
 def tenants_activate(slug):
-    from tenants.provisioning import ProvisioningError, set_status
-
-    try:
-        set_status(db.engine, slug, "active")
-    except ProvisioningError as err:
-        raise click.ClickException(str(err))
-    click.echo(f"activated {slug}")
+    _set_status(slug, "active", "activated")
 
 
 @tenants_cli.command("drop")

@@ -61,20 +61,23 @@ def _list_columns(model):
         Region, Region.id == model.region_id)
 
 
+def _channel_page(session: Session, model, scope: ChannelScope, cursor: str | None, search: str,
+                  region_id: int | None) -> Page:
+    """One page of dealers or hospitals, scoped, searched, in a region's subtree, by name."""
+    stmt = _search(_scoped(_list_columns(model), model, scope), model, search)
+    if region_id:
+        stmt = stmt.where(model.region_id.in_(_subtree_ids(region_id)))
+    return keyset_page(session, stmt, (model.name, model.id), lambda r: (r.name, r.id), cursor, entities=False)
+
+
 def dealers_page(session: Session, scope: ChannelScope, cursor: str | None, search: str = "",
                  region_id: int | None = None) -> Page:
-    stmt = _search(_scoped(_list_columns(Dealer), Dealer, scope), Dealer, search)
-    if region_id:
-        stmt = stmt.where(Dealer.region_id.in_(_subtree_ids(region_id)))
-    return keyset_page(session, stmt, (Dealer.name, Dealer.id), lambda d: (d.name, d.id), cursor, entities=False)
+    return _channel_page(session, Dealer, scope, cursor, search, region_id)
 
 
 def hospitals_page(session: Session, scope: ChannelScope, cursor: str | None, search: str = "",
                    region_id: int | None = None) -> Page:
-    stmt = _search(_scoped(_list_columns(Hospital), Hospital, scope), Hospital, search)
-    if region_id:
-        stmt = stmt.where(Hospital.region_id.in_(_subtree_ids(region_id)))
-    return keyset_page(session, stmt, (Hospital.name, Hospital.id), lambda h: (h.name, h.id), cursor, entities=False)
+    return _channel_page(session, Hospital, scope, cursor, search, region_id)
 
 
 def _subtree_ids(region_id: int):

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.channel.models import Region
 from app.compliance.models import (ApprovalChain, ApprovalDecision, ApprovalRequest, ApprovalStep, Delegation,
@@ -218,9 +218,10 @@ def acting_for(session: Session, user: User, today: date | None = None) -> list[
     return [user] + delegators
 
 
-def holder_for(session: Session, user: User, request: ApprovalRequest) -> User | None:
+def holder_for(session: Session, user: User, request: ApprovalRequest, people: list[User] | None = None) -> User | None:
     """Whom ``user`` acts for on the request's current step: themself, a delegator, or
-    None when the step is not theirs (or when they asked for it themselves)."""
+    None when the step is not theirs (or when they asked for it themselves).
+    ``people`` is ``acting_for(user)`` when the caller already has it."""
     if request.status != "in_review" or user.portal != "manufacturer" or user.id == request.requester_id:
         return None
     step = request.route[request.current_index]
@@ -230,7 +231,7 @@ def holder_for(session: Session, user: User, request: ApprovalRequest) -> User |
         if region is None:
             return None
         region_path = region.path
-    for candidate in acting_for(session, user):
+    for candidate in people if people is not None else acting_for(session, user):
         if candidate.id == request.requester_id or step["role"] not in candidate.roles:
             continue
         if region_path is None or any(region_path.startswith(p) for p in _region_paths([candidate])):
@@ -330,11 +331,11 @@ def inbox(session: Session, user: User, limit: int = 200) -> list[ApprovalReques
     people = acting_for(session, user)
     roles = sorted({r for p in people for r in p.roles})
     candidates = session.scalars(
-        select(ApprovalRequest)
+        select(ApprovalRequest).options(selectinload(ApprovalRequest.requester))
         .where(ApprovalRequest.status == "in_review", ApprovalRequest.requester_id != user.id,
                ApprovalRequest.route[ApprovalRequest.current_index]["role"].astext.in_(roles))
         .order_by(ApprovalRequest.step_started_at).limit(limit))
-    return [r for r in candidates if holder_for(session, user, r) is not None]
+    return [r for r in candidates if holder_for(session, user, r, people) is not None]
 
 
 def inbox_count(session: Session, user: User) -> int:
@@ -342,7 +343,8 @@ def inbox_count(session: Session, user: User) -> int:
 
 
 def requested_by(session: Session, user: User, limit: int = 200) -> list[ApprovalRequest]:
-    return list(session.scalars(select(ApprovalRequest).where(ApprovalRequest.requester_id == user.id)
+    return list(session.scalars(select(ApprovalRequest).options(selectinload(ApprovalRequest.requester))
+                                .where(ApprovalRequest.requester_id == user.id)
                                 .order_by(ApprovalRequest.id.desc()).limit(limit)))
 
 
@@ -364,7 +366,8 @@ def request_for(session: Session, user: User, request_id: int) -> ApprovalReques
 
 
 def open_requests(session: Session, limit: int = 200) -> list[ApprovalRequest]:
-    return list(session.scalars(select(ApprovalRequest).where(ApprovalRequest.status.in_(("in_review", "returned")))
+    return list(session.scalars(select(ApprovalRequest).options(selectinload(ApprovalRequest.requester))
+                                .where(ApprovalRequest.status.in_(("in_review", "returned")))
                                 .order_by(ApprovalRequest.step_started_at).limit(limit)))
 
 

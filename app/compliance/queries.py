@@ -166,7 +166,9 @@ def document_for(session: Session, user, document_id: int):
 def jobs_page(session: Session, status: str, cursor: str | None) -> Page:
     from app.compliance.models import Job
 
-    stmt = select(Job)
+    from sqlalchemy.orm import selectinload
+
+    stmt = select(Job).options(selectinload(Job.requested_by))
     if status:
         stmt = stmt.where(Job.status == status)
     return keyset_page(session, stmt, (Job.id,), lambda j: (j.id,), cursor, descending=True)

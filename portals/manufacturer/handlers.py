@@ -129,28 +129,30 @@ class RHUserActive(RHUser):
                            history=audit_q.history(db.session, "users", str(self.user.id)))
 
 
-class RHDealers(RHManufacturer):
+class RHChannelList(RHManufacturer):
+    """A channel list (dealers, hospitals): scoped to the user's reach, searchable,
+    filtered by region, keyset-paged."""
+
     roles = CHANNEL_VIEWERS
+    query = staticmethod(channel_q.dealers_page)
+    template = ""
 
     def get(self):
         search, region_id = request.args.get("q", "")[:100], _region_id_arg()
-        page = channel_q.dealers_page(db.session, channel_q.ChannelScope.of(current_user),
-                                      request.args.get("after"), search, region_id)
-        return render_page("manufacturer/dealers.html", block="results",
-                           page=page, search=search, region_id=region_id,
+        page = self.query(db.session, channel_q.ChannelScope.of(current_user), request.args.get("after"), search,
+                          region_id)
+        return render_page(self.template, block="results", page=page, search=search, region_id=region_id,
                            regions=channel_q.regions(db.session, max_level=1))
 
 
-class RHHospitals(RHManufacturer):
-    roles = CHANNEL_VIEWERS
+class RHDealers(RHChannelList):
+    query = staticmethod(channel_q.dealers_page)
+    template = "manufacturer/dealers.html"
 
-    def get(self):
-        search, region_id = request.args.get("q", "")[:100], _region_id_arg()
-        page = channel_q.hospitals_page(db.session, channel_q.ChannelScope.of(current_user),
-                                        request.args.get("after"), search, region_id)
-        return render_page("manufacturer/hospitals.html", block="results",
-                           page=page, search=search, region_id=region_id,
-                           regions=channel_q.regions(db.session, max_level=1))
+
+class RHHospitals(RHChannelList):
+    query = staticmethod(channel_q.hospitals_page)
+    template = "manufacturer/hospitals.html"
 
 
 AUDITORS = ("admin", "qa_ra")
