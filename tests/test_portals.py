@@ -184,3 +184,13 @@ def test_account_page_changes_password_with_errors_next_to_fields(signed_in):
     mismatch = b.post("/account", {"current_password": "MedChannel-demo-1", "password": "Another-pass-9",
                                    "confirm": "Another-pass-8"})
     assert "两次输入的密码不一致。" in mismatch.get_data(as_text=True)
+
+
+def test_compliance_pages_are_closed_to_dealers_hospitals_and_other_tenants(signed_in):
+    for local in ("dealer1", "hospital1"):
+        b = signed_in("acme", local)
+        for path in ("/manufacturer/audit", "/manufacturer/jobs", "/manufacturer/approvals", "/manufacturer/approval-chains"):
+            assert b.get(path).status_code == 403, (local, path)
+    globex = signed_in("globex", "admin").get("/manufacturer/audit?entity_type=dealers").get_data(as_text=True)
+    assert "广东粤新医疗器械有限公司" in globex and "华东医疗器械有限公司" not in globex
+    assert signed_in("acme", "hospital1").get("/dealer/requests").status_code == 403

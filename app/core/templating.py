@@ -21,6 +21,11 @@ def money(value) -> str:
     return f"¥{q:,}"
 
 
+def shown(value) -> str:
+    """An audit value as people read it: nothing is a dash, not 'None'."""
+    return "—" if value is None or value == "" else value
+
+
 def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     return "" if value is None else format_datetime(value, fmt)
 
@@ -35,7 +40,7 @@ def role_label(portal: str, role: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(money=money, local_time=local_time)
+    app.jinja_env.filters.update(money=money, local_time=local_time, shown=shown)
     app.jinja_env.globals.update(
         htmx_asset=htmx.HTMX_ASSET,
         htmx_config=htmx.config_json,
