@@ -22,11 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Headless Chromium and a CJK font for the browser tests and the PDFs (Debian packages).
+# Headless Chromium, a CJK font and the Pango libraries WeasyPrint renders PDFs with (Debian packages).
 system-deps:
 	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi 'cjk'; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; \
 	else \
 		echo "Install Chromium and a CJK font first, e.g. sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
 	fi
