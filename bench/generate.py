@@ -19,13 +19,14 @@ def generate(app, slug: str = "bench", dealers: int = 500, hospitals: int = 3000
     from app.core.db import db
     from app.identity.models import User
     from app.identity.operations import hash_password
-    from tenants.migrations import upgrade_public
+    from tenants.migrations import migrate_all, upgrade_public
     from tenants.provisioning import create_tenant
     from tenants.registry import by_slug
     from tenants.session import tenant_session
 
     with app.app_context():
         upgrade_public(db.engine)
+        migrate_all(db.engine, jobs=1)  # a bench database made by an older checkout catches up
         tenant = by_slug(db.session, slug)
         db.session.rollback()
         if tenant is None:

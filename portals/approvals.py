@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from app.compliance import approvals
 from app.core.db import db
+from app.core.templating import forget_approvals_waiting
 from app.core.handlers import RH, get_or_404
 from app.core.htmx import redirect, render_page
 
@@ -42,6 +43,7 @@ class RHApprovalRequest(RH):
             else:
                 approvals.decide(db.session, self.req, current_user, action, request.form.get("password", ""),
                                  request.form.get("totp_code"), request.form.get("comment"))
+                forget_approvals_waiting(current_user)
                 flash(_("Your decision is signed and recorded."), "success")
         except approvals.ApprovalError as err:
             context = request_context(self.req)

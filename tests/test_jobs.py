@@ -279,10 +279,10 @@ def test_failed_jobs_view_and_retry(signed_in, as_tenant, run):
 def test_pdf_fetcher_serves_static_files_only(app):
     from weasyprint import HTML
 
-    from app.core.pdf import StaticOnlyFetcher
+    from app.core.pdf import static_only_fetcher
 
     static = ROOT / "static"
-    fetcher = StaticOnlyFetcher(static)
+    fetcher = static_only_fetcher(static)
     html = (
         '<link rel="stylesheet" href="css/app.css">'
         '<img src="file:///etc/passwd"><img src="../../../../etc/hostname">'

@@ -67,14 +67,40 @@ def ui_locale() -> str:
     return "en" if get_locale().language == "en" else "zh_CN"
 
 
+WAITING_TTL = 30  # seconds a navigation count may lag behind others' submissions
+
+
+def _waiting_key(user) -> str:
+    return f"approvals-waiting:{g.tenant.id}:{user.id}"
+
+
 def approvals_waiting() -> int:
-    """The count beside "Approvals" in the navigation, once per request."""
+    """The count beside "Approvals" in the navigation. Counting means two queries and a
+    check per waiting request, on every page; Redis keeps each user's figure for
+    WAITING_TTL seconds, and the user's own decisions clear it at once."""
     from app.compliance.approvals import inbox_count
     from app.core.db import db
+    from app.core.redis import get_redis
 
-    if "approvals_waiting" not in g:
-        g.approvals_waiting = inbox_count(db.session, current_user) if current_user.is_authenticated else 0
-    return g.approvals_waiting
+    if "approvals_waiting" in g:
+        return g.approvals_waiting
+    count = 0
+    if current_user.is_authenticated and current_user.portal == "manufacturer":
+        redis, key = get_redis(), _waiting_key(current_user)
+        cached = redis.get(key)
+        if cached is None:
+            count = inbox_count(db.session, current_user)
+            redis.set(key, count, ex=WAITING_TTL)
+        else:
+            count = int(cached)
+    g.approvals_waiting = count
+    return count
+
+
+def forget_approvals_waiting(user) -> None:
+    from app.core.redis import get_redis
+
+    get_redis().delete(_waiting_key(user))
 
 
 def portal_home() -> str | None:
