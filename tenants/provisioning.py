@@ -68,7 +68,13 @@ def _repoint(definition: str, source: str, target: str) -> str:
     return re.sub(rf' ON (ONLY )?"?{re.escape(source)}"?\.', lambda m: f" ON {m.group(1) or ''}{_q(target)}.", definition, count=1)
 
 
-def _clone_schema(conn: Connection, source: str, target: str) -> None:
+_TARGET = '"__clone_target__"'  # stands for the new schema in a cached clone plan
+_PLANS: dict[tuple, list[str]] = {}
+
+
+def _clone_plan(conn: Connection, source: str) -> list[str]:
+    """The DDL (and seed copies) that recreate ``source`` in a new schema, with the
+    target written as ``_TARGET``. Read from the catalog once per template version."""
     unsupported = conn.execute(
         text(
             "SELECT 'function ' || p.proname FROM pg_proc p WHERE p.pronamespace = CAST(:s AS regnamespace) "
@@ -84,7 +90,7 @@ def _clone_schema(conn: Connection, source: str, target: str) -> None:
             "tenant migrations must keep functions and types in public; found in the template: " + ", ".join(unsupported)
         )
     # Definitions are read with the source schema on the search path so that they come
-    # back unqualified, and replayed with the target schema on the search path.
+    # back unqualified; they are replayed with the target schema on the search path.
     conn.execute(text("SELECT set_config('search_path', :p, true)"), {"p": _q(source)})
     tables = conn.execute(
         text("SELECT relname FROM pg_class WHERE relnamespace = CAST(:s AS regnamespace) AND relkind IN ('r', 'p') ORDER BY oid"),
@@ -126,39 +132,46 @@ def _clone_schema(conn: Connection, source: str, target: str) -> None:
         ),
         {"s": source},
     ).scalars().all()
+    identity = conn.execute(
+        text("SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+             "WHERE c.relnamespace = CAST(:s AS regnamespace) AND a.attidentity <> ''"),
+        {"s": source},
+    ).all()
     populated = [
         t for t in tables if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {_q(source)}.{_q(t)})")).scalar()
     ]
+    conn.execute(text("SELECT set_config('search_path', 'public', true)"))
 
-    conn.execute(text("SELECT set_config('search_path', :p, true)"), {"p": f"{_q(target)}, public"})
-    for seq in sequences:
-        conn.execute(text(f"CREATE SEQUENCE {_q(target)}.{_q(seq)}"))
+    src, dst = _q(source), _TARGET
     # CHECK constraints come with LIKE (names and expression trees intact).
     like = ("INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY INCLUDING GENERATED "
             "INCLUDING STORAGE INCLUDING COMMENTS")
-    for table in tables:
-        conn.execute(text(f"CREATE TABLE {_q(target)}.{_q(table)} (LIKE {_q(source)}.{_q(table)} {like})"))
-    for table, name, definition in constraints:
-        conn.execute(text(f"ALTER TABLE {_q(target)}.{table} ADD CONSTRAINT {_q(name)} {definition}"))
-    for definition in indexes:
-        conn.execute(text(_repoint(definition, source, target)))
-    for name, definition in views:
-        conn.execute(text(f"CREATE VIEW {_q(target)}.{_q(name)} AS {definition}"))
-    for definition in triggers:
-        conn.execute(text(_repoint(definition, source, target)))
+    plan = [f"SET LOCAL search_path TO {dst}, public"]
+    plan += [f"CREATE SEQUENCE {dst}.{_q(seq)}" for seq in sequences]
+    plan += [f"CREATE TABLE {dst}.{_q(t)} (LIKE {src}.{_q(t)} {like})" for t in tables]
+    plan += [f"ALTER TABLE {dst}.{table} ADD CONSTRAINT {_q(name)} {definition}" for table, name, definition in constraints]
+    plan += [_repoint(d, source, "__clone_target__") for d in indexes]
+    plan += [f"CREATE VIEW {dst}.{_q(name)} AS {definition.rstrip(';')}" for name, definition in views]
+    plan += [_repoint(d, source, "__clone_target__") for d in triggers]
     for table in populated:
-        conn.execute(text(f"INSERT INTO {_q(target)}.{_q(table)} OVERRIDING SYSTEM VALUE SELECT * FROM {_q(source)}.{_q(table)}"))
-        for column in conn.execute(
-            text("SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attidentity <> ''"),
-            {"t": f"{_q(target)}.{_q(table)}"},
-        ).scalars():
-            conn.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence(:t, :c), "
-                    f"(SELECT coalesce(max({_q(column)}), 0) + 1 FROM {_q(target)}.{_q(table)}), false)"
-                ),
-                {"t": f"{_q(target)}.{_q(table)}", "c": column},
-            )
+        plan.append(f"INSERT INTO {dst}.{_q(table)} OVERRIDING SYSTEM VALUE SELECT * FROM {src}.{_q(table)}")
+        plan += [f"SELECT setval(pg_get_serial_sequence('{dst}.{_q(t)}', '{c}'), "
+                 f"(SELECT coalesce(max({_q(c)}), 0) + 1 FROM {dst}.{_q(t)}), false)"
+                 for t, c in identity if t == table]
+    return plan
+
+
+def _clone_schema(conn: Connection, source: str, target: str) -> None:
+    """Recreate ``source`` as ``target`` in one round trip, from a plan cached per
+    template version (reading the catalog costs more than replaying it)."""
+    key = (conn.engine.url.render_as_string(), source, schema_versions(conn, [source])[source])
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _clone_plan(conn, source)
+    script = ";\n".join(plan).replace(_TARGET, _q(target))
+    # One multi-statement batch through the driver (no parameters, so no placeholder
+    # parsing of the definitions' own % signs).
+    conn.connection.driver_connection.execute(script)
 
 
 def role_name_for(conn: Connection, schema: str) -> str:

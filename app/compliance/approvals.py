@@ -15,11 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -29,10 +26,10 @@ from app.compliance.models import (ApprovalChain, ApprovalDecision, ApprovalRequ
                                    Signature)
 from app.compliance.operations import reason, record_event
 from app.compliance.rules import record_hash, route
+from app.core.i18n import SHANGHAI
 from app.identity.models import User
+from app.identity.operations import verify_password
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-_hasher = PasswordHasher()
 
 
 class ApprovalError(Exception):
@@ -77,9 +74,7 @@ def sign(session: Session, signer: User, password: str, totp_code: str | None, m
     """Record an electronic signature after re-authenticating the signer."""
     if meaning not in MEANINGS:
         raise ValueError(meaning)
-    try:
-        _hasher.verify(signer.password_hash or "", password or "")
-    except (VerificationError, InvalidHashError):
+    if not verify_password(signer, password):
         record_event(session, "signature_refused", entity_type, entity_id, after={"signer": signer.email, "meaning": meaning})
         raise ApprovalError(_("Your password is not correct; nothing was signed."), "password")
     if signer.totp_secret:

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.compliance.models import AuditEvent
 from app.compliance.rules import GENESIS, HASHED_FIELDS, event_hash
+from app.core.i18n import SHANGHAI
 from app.core.pagination import Page, keyset_page
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass

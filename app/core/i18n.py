@@ -3,11 +3,15 @@ are stored in UTC and shown in Asia/Shanghai."""
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_translations
 from flask_login import current_user
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @lru_cache(maxsize=None)

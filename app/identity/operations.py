@@ -49,6 +49,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (constant work even when they have none)."""
+    try:
+        return _hasher.verify(user.password_hash or _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def check_new_password(password: str, confirm: str | None = None, field: str = "password") -> None:
     problem = rules.password_problem(password)
     if problem == "too_short":
@@ -182,9 +190,7 @@ def set_password(session: Session, user: User, password: str, confirm: str, acti
 
 
 def change_password(session: Session, user: User, current: str, password: str, confirm: str) -> None:
-    try:
-        _hasher.verify(user.password_hash or _DUMMY_HASH, current)
-    except (VerificationError, InvalidHashError):
+    if not verify_password(user, current):
         raise IdentityError(_("Your current password is not correct."), "current_password")
     set_password(session, user, password, confirm, action="change_password")
 
@@ -281,9 +287,7 @@ def enable_totp(session: Session, user: User, secret: str, code: str) -> None:
 
 
 def disable_totp(session: Session, user: User, password: str) -> None:
-    try:
-        _hasher.verify(user.password_hash or _DUMMY_HASH, password or "")
-    except (VerificationError, InvalidHashError):
+    if not verify_password(user, password):
         raise IdentityError(_("Your current password is not correct."), "totp_password")
     with reason(session, None, action="disable_totp"):
         user.totp_secret = None
