@@ -18,9 +18,7 @@ import time
 from pathlib import Path
 
 import psutil
-import psycopg
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bench.common import ROOT, bench_urls, pct
 
@@ -51,15 +49,9 @@ def downgrade() -> None:
 
 
 def _fresh_db() -> str:
-    server_url, _ = bench_urls()
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = url.set(database="postgres").render_as_string(hide_password=False).replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (DB + "\\_\\_%",)).fetchall():
-            conn.execute(f'DROP ROLE "{role}"')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-    return url.set(database=DB).render_as_string(hide_password=False)
+    from tenants.provisioning import recreate_database
+
+    return recreate_database(bench_urls()[0], DB)
 
 
 def _backend_uss(conn) -> float:

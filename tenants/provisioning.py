@@ -174,6 +174,22 @@ def _clone_schema(conn: Connection, source: str, target: str) -> None:
     conn.connection.driver_connection.execute(script)
 
 
+def recreate_database(server_url: str, name: str) -> str:
+    """Drop database ``name`` (and the tenant roles named after it) and create it empty;
+    return its SQLAlchemy URL. For the test suite and the bench, never for production."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    admin = url.set(database="postgres").render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (name + "\\_\\_%",)).fetchall():
+            conn.execute(f'DROP ROLE "{role}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def role_name_for(conn: Connection, schema: str) -> str:
     """Roles are cluster-wide, so the role name carries the database's name: the demo
     and the test database on one server never share a tenant role."""

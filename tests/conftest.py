@@ -13,9 +13,7 @@ import re
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DB = "medchannel_test"
@@ -24,20 +22,13 @@ PASSWORD = "MedChannel-demo-1"
 
 def _fresh_database(server_url: str | None) -> str:
     """An SQLAlchemy URL of a newly created, empty test database."""
-    if server_url:
-        url = make_url(server_url).set(drivername="postgresql+psycopg")
-    else:
+    from tenants.provisioning import recreate_database
+
+    if not server_url:
         from tenants.runtime import postgres_url
 
-        url = make_url(postgres_url(ROOT / "instance" / "test" / "pg", database="postgres"))
-    admin = url.set(database="postgres")
-    conninfo = admin.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (TEST_DB + "\\_\\_%",)).fetchall():
-            conn.execute(f'DROP ROLE "{role}"')
-        conn.execute(f'CREATE DATABASE "{TEST_DB}"')
-    return url.set(database=TEST_DB).render_as_string(hide_password=False)
+        server_url = postgres_url(ROOT / "instance" / "test" / "pg", database="postgres")
+    return recreate_database(server_url, TEST_DB)
 
 
 def _redis_url() -> str:

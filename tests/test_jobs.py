@@ -222,17 +222,22 @@ def test_audit_export_csv_from_the_page(signed_in, run_worker):
     assert "admin@acme.test" in text_ and ",users," in text_ and ",dealers," not in text_
 
 
+def _export(browser, run_worker, fmt: str, **filters) -> bytes:
+    """Ask for an export on the audit page, let a worker run it, download the result."""
+    page = browser.get("/manufacturer/audit").get_data(as_text=True)
+    rid = re.search(r'name="request_id" value="([0-9a-f]{32})"', page).group(1)
+    response = browser.post("/manufacturer/audit/export", {"format": fmt, "request_id": rid, **filters},
+                            token_from="/manufacturer/audit")
+    assert response.status_code == 303
+    run_worker()
+    job_page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    return browser.get(re.search(r'href="(/documents/\d+)"', job_page).group(1)).data
+
+
 def test_audit_export_pdf_renders_chinese(signed_in, run_worker):
     import pypdf
 
-    qa = signed_in("acme", "qa")
-    page = qa.get("/manufacturer/audit").get_data(as_text=True)
-    rid = re.search(r'name="request_id" value="([0-9a-f]{32})"', page).group(1)
-    response = qa.post("/manufacturer/audit/export", {"format": "pdf", "request_id": rid, "entity_type": "dealers"},
-                       token_from="/manufacturer/audit")
-    run_worker()
-    job_page = qa.get(response.headers["Location"]).get_data(as_text=True)
-    pdf = qa.get(re.search(r'href="(/documents/\d+)"', job_page).group(1)).data
+    pdf = _export(signed_in("acme", "qa"), run_worker, "pdf", entity_type="dealers")
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     extracted = "".join(p.extract_text() for p in reader.pages)
     assert "审计留痕" in extracted and "艾科医疗科技（苏州）有限公司" in extracted
@@ -299,14 +304,7 @@ def test_pdf_fetcher_serves_static_files_only(app):
 def test_audit_export_xlsx(signed_in, run_worker):
     from openpyxl import load_workbook
 
-    admin = signed_in("acme", "admin")
-    page = admin.get("/manufacturer/audit").get_data(as_text=True)
-    rid = re.search(r'name="request_id" value="([0-9a-f]{32})"', page).group(1)
-    response = admin.post("/manufacturer/audit/export", {"format": "xlsx", "request_id": rid, "entity_type": "hospitals"},
-                          token_from="/manufacturer/audit")
-    run_worker()
-    job_page = admin.get(response.headers["Location"]).get_data(as_text=True)
-    data = admin.get(re.search(r'href="(/documents/\d+)"', job_page).group(1)).data
+    data = _export(signed_in("acme", "admin"), run_worker, "xlsx", entity_type="hospitals")
     rows = list(load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True))
     assert rows[0][:4] == ("seq", "occurred_at_utc", "actor", "action")
     assert len(rows) == 45 and all(r[4] == "hospitals" for r in rows[1:])
