@@ -244,7 +244,7 @@ def jobs_probe(slug, seconds):
     tenant = _tenant_or_exit(slug)
     with tenant_session(db.session, tenant) as session:
         set_context(session, Actor.system("cli"))
-        job = request_job(session, "platform.probe", {"seconds": seconds}, uuid.uuid4().hex)
+        job = request_job(session, "platform.probe", {"seconds": str(seconds)}, uuid.uuid4().hex)  # audit values are never floats
         job_id = job.id
     click.echo(f"requested probe job {job_id} in {slug}")
 

@@ -309,3 +309,14 @@ def test_audit_export_xlsx(signed_in, run_worker):
     assert rows[0][:4] == ("seq", "occurred_at_utc", "actor", "action")
     assert len(rows) == 45 and all(r[4] == "hospitals" for r in rows[1:])
     assert any("北京协和医院" in (r[7] or "") for r in rows[1:])
+
+
+def test_probe_and_sweep_commands(app, as_tenant, run_worker):
+    runner = app.test_cli_runner()
+    requested = runner.invoke(args=["jobs", "probe", "acme", "--seconds", "0.2"])
+    assert requested.exit_code == 0, requested.output
+    job_id = int(re.search(r"probe job (\d+)", requested.output).group(1))
+    run_worker()
+    assert _job(as_tenant, job_id)["status"] == "done"
+    swept = runner.invoke(args=["jobs", "sweep"])
+    assert swept.exit_code == 0 and "job(s) acted on" in swept.output
