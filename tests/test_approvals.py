@@ -1,7 +1,6 @@
 """Approval chains and electronic signatures: conditional routing, decisions as
 signatures, delegation, SLA, and who may see or decide what."""
 import re
-from decimal import Decimal
 
 import pyotp
 import pytest

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.catalog.models import ProductLine, Sku
+from app.catalog.models import ProductLine
 from app.compliance.models import AuditEvent
 from app.compliance.operations import audited, record_event, reason
 from app.compliance.queries import verify_chain

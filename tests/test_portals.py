@@ -4,7 +4,7 @@ import re
 
 from sqlalchemy import select
 
-from app.channel.models import Dealer, Hospital, Region
+from app.channel.models import Dealer, Region
 from app.core.pagination import decode_cursor, encode_cursor
 
 

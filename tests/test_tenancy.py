@@ -1,6 +1,6 @@
 """Tenants: resolution by Host, isolation in PostgreSQL, provisioning and migrations."""
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.db import db

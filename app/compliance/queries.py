@@ -124,10 +124,15 @@ def may_see_job(user, job) -> bool:
     if user.portal == "manufacturer":
         kind = KINDS.get(job.kind)
         return kind is not None and user.has_role(*kind.roles)
+    return _same_organisation(user, job)
+
+
+def _same_organisation(user, record) -> bool:
+    """A dealer's or hospital's user and a record made for that same dealer or hospital."""
     if user.portal == "dealer":
-        return job.dealer_id is not None and job.dealer_id == user.dealer_id
+        return record.dealer_id is not None and record.dealer_id == user.dealer_id
     if user.portal == "hospital":
-        return job.hospital_id is not None and job.hospital_id == user.hospital_id
+        return record.hospital_id is not None and record.hospital_id == user.hospital_id
     return False
 
 
@@ -154,10 +159,8 @@ def document_for(session: Session, user, document_id: int):
         return None
     if doc.job_id is not None:
         return doc if may_see_job(user, session.get(Job, doc.job_id)) else None
-    if user.portal == "dealer":
-        return doc if doc.dealer_id is not None and doc.dealer_id == user.dealer_id else None
-    if user.portal == "hospital":
-        return doc if doc.hospital_id is not None and doc.hospital_id == user.hospital_id else None
+    if user.portal != "manufacturer":
+        return doc if _same_organisation(user, doc) else None
     return doc if user.has_role("admin", "qa_ra") or doc.created_by_id == user.id else None
 
 

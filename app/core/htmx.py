@@ -38,10 +38,6 @@ def is_htmx() -> bool:
     return bool(hx) and not hx.boosted and not hx.history_restore_request
 
 
-def target() -> str | None:
-    return request.htmx.target
-
-
 def render_page(template: str, block: str = "content", status: int = 200, **context) -> Response:
     """The whole page for a normal request, ``block`` for an htmx request."""
     if is_htmx():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, current_app, g, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 

@@ -17,8 +17,9 @@ from tenants.registry import HostCache
 from tenants.session import pin
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-# Endpoints that need no tenant: the health check and static files.
-TENANTLESS_ENDPOINTS = frozenset({"healthz", "static", "platform.index"})
+# Endpoints that never look for a tenant: the health check and static files. (The root
+# page is the platform's own on the bare domain and a tenant's elsewhere.)
+TENANTLESS_ENDPOINTS = frozenset({"healthz", "static"})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,7 +61,7 @@ def _start_request():
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.tenant = None
-    if request.endpoint in TENANTLESS_ENDPOINTS and request.endpoint != "platform.index":
+    if request.endpoint in TENANTLESS_ENDPOINTS:
         return None
     base_domain = current_app.config["BASE_DOMAIN"].lower()
     tenant = current_app.extensions["tenant_hosts"].resolve(db.session, request.host.lower(), base_domain)

@@ -1,6 +1,6 @@
 """Job progress, retries and document downloads: shared by every portal; who may see
 what is decided in app.compliance.queries from the signed-in user."""
-from flask import Blueprint, Response, flash, url_for
+from flask import Blueprint, Response, abort, flash, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -9,7 +9,7 @@ from app.compliance.operations import record_event
 from app.core import jobs
 from app.core.db import db
 from app.core.handlers import RH, get_or_404
-from app.core.htmx import is_htmx, redirect, render_page
+from app.core.htmx import redirect, render_page
 from app.core.storage import StorageError, get_storage
 
 
@@ -25,8 +25,6 @@ class RHJob(RH):
 class RHJobRetry(RHJob):
     def _check_access(self):
         if not compliance_q.may_manage_job(current_user, self.job):
-            from flask import abort
-
             abort(403)
 
     def post(self, job_id):
@@ -44,8 +42,6 @@ class RHDocument(RH):
         try:
             data = get_storage().get(doc.storage_key, doc.sha256)
         except (StorageError, FileNotFoundError):
-            from flask import abort
-
             abort(410)
         record_event(db.session, "download", "documents", doc.id, after={"filename": doc.filename, "sha256": doc.sha256})
         response = Response(data, mimetype=doc.content_type.split(";")[0])

@@ -218,21 +218,25 @@ class RHJobs(RHManufacturer):
         return render_page("manufacturer/jobs.html", block="results", page=page, status=status, kinds=KINDS)
 
 
-class RHApprovals(RHManufacturer):
-    """Inbox (what waits for me), what I asked for, and for admin/QA everything open."""
+def _approvals_page(tab: str, errors: dict | None = None, status: int = 200):
+    """Inbox (what waits for me), what I asked for, and for admin/QA everything open;
+    below them, the delegation form."""
+    if tab == "mine":
+        items = approvals.requested_by(db.session, current_user)
+    elif tab == "open" and current_user.has_role("admin", "qa_ra"):
+        items = approvals.open_requests(db.session)
+    else:
+        tab, items = "inbox", approvals.inbox(db.session, current_user)
+        g.approvals_waiting = len(items)  # the navigation's count: already known, not counted again
+    return render_page("manufacturer/approvals.html", status=status, items=items, tab=tab, kinds=approvals.KINDS,
+                       overdue=approvals.is_overdue, delegations=approvals.delegations_of(db.session, current_user),
+                       colleagues=[u for u in identity_q.colleagues(db.session, current_user) if u.id != current_user.id],
+                       errors=errors or {}, today=approvals.today())
 
+
+class RHApprovals(RHManufacturer):
     def get(self):
-        tab = request.args.get("tab", "inbox")
-        if tab == "mine":
-            items = approvals.requested_by(db.session, current_user)
-        elif tab == "open" and current_user.has_role("admin", "qa_ra"):
-            items = approvals.open_requests(db.session)
-        else:
-            tab, items = "inbox", approvals.inbox(db.session, current_user)
-        return render_page("manufacturer/approvals.html", items=items, tab=tab, kinds=approvals.KINDS,
-                           overdue=approvals.is_overdue, delegations=approvals.delegations_of(db.session, current_user),
-                           colleagues=[u for u in identity_q.colleagues(db.session, current_user) if u.id != current_user.id],
-                           errors={}, today=approvals.today())
+        return _approvals_page(request.args.get("tab", "inbox"))
 
 
 class RHDelegate(RHManufacturer):
@@ -248,10 +252,7 @@ class RHDelegate(RHManufacturer):
         except approvals.ApprovalError as err:
             errors[err.field or "form"] = err.message
         if errors:
-            return render_page("manufacturer/approvals.html", status=400, items=approvals.inbox(db.session, current_user),
-                               tab="inbox", kinds=approvals.KINDS, overdue=approvals.is_overdue, errors=errors,
-                               delegations=approvals.delegations_of(db.session, current_user), today=approvals.today(),
-                               colleagues=[u for u in identity_q.colleagues(db.session, current_user) if u.id != current_user.id])
+            return _approvals_page("inbox", errors, 400)
         flash(_("Delegation saved."), "success")
         return redirect(url_for("manufacturer.approvals"))
 
