@@ -194,3 +194,18 @@ def test_compliance_pages_are_closed_to_dealers_hospitals_and_other_tenants(sign
     globex = signed_in("globex", "admin").get("/manufacturer/audit?entity_type=dealers").get_data(as_text=True)
     assert "广东粤新医疗器械有限公司" in globex and "华东医疗器械有限公司" not in globex
     assert signed_in("acme", "hospital1").get("/dealer/requests").status_code == 403
+
+
+def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
+    def links(local):
+        html = signed_in("acme", local).get("/account").get_data(as_text=True)
+        nav = html[html.index('class="nav nav-wide"'):html.index("</nav>")]
+        return set(re.findall(r'href="(/[^"]*)"', nav))
+
+    assert links("finance") == {"/manufacturer/", "/manufacturer/dealers", "/manufacturer/hospitals",
+                                "/manufacturer/approvals", "/account"}
+    assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
+            "/manufacturer/audit"} <= links("admin")
+    assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
+    assert links("dealer1") == {"/dealer/", "/dealer/requests", "/account"}
+    assert links("hospital1") == {"/hospital/", "/account"}

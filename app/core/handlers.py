@@ -35,9 +35,7 @@ class RH(MethodView):
             abort(404)
         if self.login_required and not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        if self.portal is not None and current_user.portal != self.portal:
-            abort(403)
-        if self.roles and not current_user.has_role(*self.roles):
+        if not self.allows(current_user):
             abort(403)
         if current_user.is_authenticated:
             set_context(db.session, Actor.user(current_user), g.request_id, request.remote_addr)
@@ -50,6 +48,14 @@ class RH(MethodView):
         except BaseException:
             db.session.rollback()
             raise
+
+    @classmethod
+    def allows(cls, user) -> bool:
+        """Whether ``user`` passes this handler's declared portal and roles (also what
+        the navigation asks before showing a link)."""
+        if cls.portal is not None and (not user.is_authenticated or user.portal != cls.portal):
+            return False
+        return not cls.roles or user.has_role(*cls.roles)
 
     def _load(self, **kwargs) -> None:
         """Load the objects the request is about; abort(404) for missing ones."""

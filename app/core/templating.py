@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
         role_label=role_label,
         audit_label=audit_label,
         approvals_waiting=approvals_waiting,
+        can_open=can_open,
         action_keys=sorted(ACTION_LABELS),
         portal_labels=PORTAL_LABELS,
         role_keys={portal: list(roles) for portal, roles in ROLES.items()},
@@ -101,6 +102,14 @@ def forget_approvals_waiting(user) -> None:
     from app.core.redis import get_redis
 
     get_redis().delete(_waiting_key(user))
+
+
+def can_open(endpoint: str) -> bool:
+    """Whether the signed-in user may open ``endpoint``: the handler's own declaration
+    decides, so the navigation never repeats a role list."""
+    view = current_app.view_functions.get(endpoint)
+    handler = getattr(view, "view_class", None)
+    return handler is not None and handler.allows(current_user)
 
 
 def portal_home() -> str | None:
