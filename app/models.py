@@ -1,13 +1,15 @@
 """Imports every model so that metadata, the audit listener and Alembic see all tables."""
-from app.catalog.models import ProductLine, Sku
-from app.channel.models import Dealer, Hospital, Region
+from app.catalog.models import ProductLine, Registration, Sku
+from app.channel.models import Authorization, Dealer, Hospital, Qualification, Region
 from app.compliance.models import (ApprovalChain, ApprovalDecision, ApprovalRequest, ApprovalStep, AuditEvent, Delegation,
-                                   Document, Job, Signature)
+                                   Document, ImportRun, Job, Signature)
 from app.identity.models import OutboxMessage, User, UserRegion
+from app.pricing.models import PriceBand, PriceList, PriceListItem, TenderPrice
 from tenants.models import SchemaMigrationRun, Tenant, TenantDomain
 
 __all__ = [
     "ApprovalChain", "ApprovalDecision", "ApprovalRequest", "ApprovalStep", "Delegation", "Signature",
-    "AuditEvent", "Dealer", "Document", "Job", "Hospital", "OutboxMessage", "ProductLine", "Region", "SchemaMigrationRun",
-    "Sku", "Tenant", "TenantDomain", "User", "UserRegion",
+    "AuditEvent", "Authorization", "Dealer", "Document", "ImportRun", "Job", "Hospital", "OutboxMessage", "PriceBand",
+    "PriceList", "PriceListItem", "ProductLine", "Qualification", "Region", "Registration", "SchemaMigrationRun", "Sku",
+    "Tenant", "TenantDomain", "TenderPrice", "User", "UserRegion",
 ]

@@ -28,3 +28,20 @@ def add_hospital(session: Session, code: str, name: str, grade: str, region: Reg
     session.add(hospital)
     session.flush()
     return hospital
+
+
+def dealer_review_decided(session: Session, request) -> None:
+    """First-business review decided: the dealer becomes active, or stays out."""
+    dealer = session.get(Dealer, int(request.entity_id))
+    if dealer is not None and dealer.status == "pending":
+        dealer.status = "active" if request.status == "approved" else "rejected"
+        session.flush()
+
+
+def qualification_review_decided(session: Session, request) -> None:
+    from app.channel.models import Qualification
+
+    qualification = session.get(Qualification, int(request.entity_id))
+    if qualification is not None and qualification.status == "pending":
+        qualification.status = "approved" if request.status == "approved" else "rejected"
+        session.flush()

@@ -11,10 +11,10 @@ verification), the meaning, and the SHA-256 of the exact request version signed.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable
 
 import pyotp
 from flask_babel import gettext as _
@@ -52,8 +52,14 @@ class RequestKind:
     name: str
     label: object
     facts: tuple[Fact, ...] = ()
-    #: called in the deciding transaction when a request is approved or rejected
-    on_decided: Callable[[Session, ApprovalRequest], None] | None = None
+    #: called in the deciding transaction when a request is approved or rejected; given
+    #: as "package.module:function" so that domains need not be imported before the kinds
+    on_decided: str | None = None
+
+    def decided(self, session: Session, request: ApprovalRequest) -> None:
+        if self.on_decided:
+            module, function = self.on_decided.split(":")
+            getattr(importlib.import_module(module), function)(session, request)
 
 
 KINDS: dict[str, RequestKind] = {}
@@ -195,8 +201,8 @@ def _finish(session: Session, request: ApprovalRequest, status: str, now) -> Non
     request.status, request.decided_at = status, now
     session.flush()
     kind = KINDS.get(request.kind)
-    if kind and kind.on_decided and status in ("approved", "rejected"):
-        kind.on_decided(session, request)
+    if kind and status in ("approved", "rejected"):
+        kind.decided(session, request)
 
 
 def _region_paths(users: list[User]) -> list[str]:

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Numeric, SmallInteger, String,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Integer, Date, DateTime, ForeignKey, Index, Numeric, SmallInteger, String,
                         Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -79,7 +79,7 @@ class Document(IdMixin, db.Model):
     ``storage_key`` and are checked against ``sha256`` on every download."""
 
     __tablename__ = "documents"
-    __table_args__ = (CheckConstraint("kind IN ('pdf', 'csv', 'xlsx', 'txt')", name="kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('pdf', 'csv', 'xlsx', 'txt', 'jpg', 'png')", name="kind"),)
 
     kind: Mapped[str] = mapped_column(String(10), nullable=False)
     filename: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -217,3 +217,30 @@ class Delegation(IdMixin, db.Model):
 
     from_user = relationship("User", foreign_keys=[from_user_id])
     to_user = relationship("User", foreign_keys=[to_user_id])
+
+
+class ImportRun(IdMixin, db.Model):
+    """One uploaded file imported (or only checked, ``dry_run``) by a background job:
+    all rows or none. ``errors`` holds one entry per problem: row, column, message."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'imported', 'checked', 'rejected', 'failed')", name="status"),
+    )
+
+    entity: Mapped[str] = mapped_column(String(30), nullable=False)
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    upload_document_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("documents.id"), nullable=False)
+    dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="queued")
+    total_rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    taken_rows: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    errors: Mapped[list] = mapped_column(JSONB, nullable=False, server_default="[]")
+    job_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("jobs.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    upload = relationship("Document", foreign_keys=[upload_document_id])
+    job = relationship("Job", foreign_keys=[job_id])
+    requested_by = relationship("User")

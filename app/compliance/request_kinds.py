@@ -1,6 +1,5 @@
 """The kinds of request that go through approval chains, with the figures their
-conditions may test. The domain issues attach what happens on a decision
-(``register_kind(..., on_decided=…)``) and submit requests; admins configure chains now."""
+conditions may test, and the domain function called when one is decided."""
 from flask_babel import lazy_gettext as _l
 
 from app.compliance.approvals import Fact, register_kind
@@ -11,6 +10,10 @@ register_kind("price_request", _l("Special-price request"),
               (Fact("discount_pct", _l("Discount below the band floor (%)"), "%"), AMOUNT))
 register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT,))
 register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY")))
-register_kind("dealer_review", _l("First-business review of a dealer"))
-register_kind("product_review", _l("First-business review of a product"))
+register_kind("dealer_review", _l("First-business review of a dealer"),
+              on_decided="app.channel.operations:dealer_review_decided")
+register_kind("qualification_review", _l("Review of a renewed qualification"),
+              on_decided="app.channel.operations:qualification_review_decided")
+register_kind("product_review", _l("First-business review of a product"),
+              on_decided="app.catalog.operations:product_review_decided")
 register_kind("return_request", _l("Return"), (AMOUNT,))
