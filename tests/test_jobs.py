@@ -256,7 +256,13 @@ def test_export_with_bad_input_explains_itself(signed_in):
     assert signed_in("acme", "dealer1").get("/manufacturer/audit").status_code == 403
 
 
-def test_audit_page_filters(signed_in):
+def test_audit_page_filters(signed_in, as_tenant):
+    from sqlalchemy import select
+
+    from app.channel.models import Dealer
+
+    with as_tenant("acme") as session:
+        dealer_id = session.scalar(select(Dealer.id).where(Dealer.code == "D-SH-001"))
     admin = signed_in("acme", "admin")
     by_actor = admin.get("/manufacturer/audit?actor=admin@acme&action=sign_in").get_data(as_text=True)
     assert "admin@acme.test" in by_actor and "demo seed" not in by_actor
@@ -264,7 +270,7 @@ def test_audit_page_filters(signed_in):
     assert "没有符合条件的事件。" in future
     reversed_ = admin.get("/manufacturer/audit?date_from=2026-02-01&date_to=2026-01-01")
     assert reversed_.status_code == 400 and "结束日期早于开始日期。" in reversed_.get_data(as_text=True)
-    today = admin.get("/manufacturer/audit?entity_type=dealers").get_data(as_text=True)
+    today = admin.get(f"/manufacturer/audit?entity_type=dealers&entity_id={dealer_id}").get_data(as_text=True)
     assert "华东医疗器械有限公司" in today
 
 
@@ -301,13 +307,18 @@ def test_pdf_fetcher_serves_static_files_only(app):
     assert "app.css" not in refused
 
 
-def test_audit_export_xlsx(signed_in, run_worker):
+def test_audit_export_xlsx(signed_in, run_worker, as_tenant):
     from openpyxl import load_workbook
+    from sqlalchemy import func, select
+
+    from app.compliance.models import AuditEvent
 
     data = _export(signed_in("acme", "admin"), run_worker, "xlsx", entity_type="hospitals")
     rows = list(load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True))
     assert rows[0][:4] == ("seq", "occurred_at_utc", "actor", "action")
-    assert len(rows) == 45 and all(r[4] == "hospitals" for r in rows[1:])
+    with as_tenant("acme") as session:
+        events = session.scalar(select(func.count()).where(AuditEvent.entity_type == "hospitals"))
+    assert len(rows) == events + 1 > 150 and all(r[4] == "hospitals" for r in rows[1:])
     assert any("北京协和医院" in (r[7] or "") for r in rows[1:])
 
 

@@ -172,8 +172,13 @@ def test_dashboard_counts_follow_scope(signed_in):
     admin = signed_in("acme", "admin").get("/manufacturer/").get_data(as_text=True)
     east = signed_in("acme", "sales.east").get("/manufacturer/").get_data(as_text=True)
     figure = lambda html: int(re.search(r'<span class="figure">(\d+)</span><span>在用经销商', html).group(1))
-    assert figure(admin) == 20
-    assert figure(east) == 7
+    from app.demo import data, master_data
+
+    east_provinces = {"SH", "JS", "ZJ", "SD", "AH"}
+    dealers = [(d[3], "active") for d in data.TENANTS["acme"]["dealers"]] + [
+        (d[3], d[7]) for d in master_data.MORE_DEALERS["acme"]]
+    assert figure(admin) == sum(status == "active" for _, status in dealers) == 38
+    assert figure(east) == sum(status == "active" and p in east_provinces for p, status in dealers) == 13
     assert "最近变更" in admin and "最近变更" not in east
 
 

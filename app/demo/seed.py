@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.catalog.models import ProductLine, Sku
+from app.catalog.models import ProductLine, Registration, Sku
 from app.channel import operations as channel_ops
 from app.channel.models import Dealer, Hospital, Region
 from app.compliance import approvals
 from app.compliance.models import ApprovalChain
 from app.compliance.operations import Actor, set_context
-from app.demo import data
+from app.demo import data, master_data
 from app.identity.models import User
 from app.identity.operations import hash_password
 from tenants.migrations import migrate_all, upgrade_public
@@ -43,6 +43,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
             if not session.scalar(select(func.count()).select_from(ApprovalChain)):
                 seed_approvals(session, slug, spec)
                 yield f"{slug}: seeded approval chains and sample requests"
+            if not session.scalar(select(func.count()).select_from(Registration)):
+                yield f"{slug}: {seed_master_data(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:
@@ -98,3 +100,146 @@ def seed_approvals(session: Session, slug: str, spec: dict) -> None:
         requester = session.scalar(select(User).where(User.email == f"{local}@{slug}.test"))
         dealer = requester.dealer
         approvals.submit(session, "price_request", title, requester, facts, ("dealers", dealer.id), dealer.region_id)
+
+
+def _day(text: str):
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+def _uscc(province: str, code: str) -> str:
+    """A well-formed unified social credit code for a demo dealer (stable per code)."""
+    import hashlib
+
+    from app.channel.rules import USCC_ALPHABET, uscc_check_char
+
+    digest = hashlib.sha256(code.encode()).digest()
+    org = "".join(USCC_ALPHABET[b % 31] for b in digest[:8]) + USCC_ALPHABET[digest[8] % 10]
+    first17 = "91" + master_data.DIVISIONS[province] + org
+    return first17 + uscc_check_char(first17)
+
+
+def _gtin(company: int, item: int) -> str:
+    body = f"0697{company:05d}{item:04d}"
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+def seed_master_data(session: Session, slug: str) -> str:
+    """Stage 2: registrations and product details, the rest of the dealer network with
+    qualifications, ~150 hospitals, authorizations, price lists, bands and tender awards."""
+    from decimal import Decimal
+
+    from app.channel.models import Authorization, Qualification
+    from app.pricing.models import PriceBand, PriceList, PriceListItem, TenderPrice
+
+    md = master_data
+    tenant_name = data.TENANTS[slug]["name"]
+    regions = {r.code: r for r in session.scalars(select(Region))}
+    lines = {p.code: p for p in session.scalars(select(ProductLine))}
+    skus = {s.code: s for s in session.scalars(select(Sku).order_by(Sku.code))}
+
+    def prefix_of(code: str) -> str:
+        return next(p for p in sorted(md.PRICES, key=len, reverse=True) if code.startswith(p))
+
+    for number, name, cls, start, until, prefixes, scope in md.REGISTRATIONS[slug]:
+        registration = Registration(number=number, product_name=name, device_class=cls, holder=tenant_name,
+                                    valid_from=_day(start), valid_until=_day(until), scope=scope)
+        session.add(registration)
+        session.flush()
+        for sku in skus.values():
+            if any(sku.code.startswith(p) for p in prefixes):
+                sku.registration_id = registration.id
+    company = 10000 + sum(map(ord, slug)) % 90000
+    for i, sku in enumerate(skus.values(), 1):
+        instrument = sku.unit == "台"
+        reagent = sku.product_line.code in ("IVD", "POCT") and not instrument
+        sku.udi_di = _gtin(company, i)
+        sku.tracking = "serial" if instrument or sku.code.startswith(("SH-TAVR", "SH-LAAO")) else "lot"
+        sku.implant = sku.code.startswith(("CV-DES", "SH-"))
+        sku.shelf_life_months = None if instrument else (12 if reagent else 36)
+        sku.storage = "2～8℃冷藏，避免冻融" if reagent else ("常温，防潮防震" if instrument else "常温，避光、干燥处保存")
+        if sku.product_line.code in ("CV", "SH"):  # consumables carry the 医保耗材编码
+            sku.nhsa_code = f"C{2 if sku.product_line.code == 'CV' else 3:02d}{i:04d}{company:06d}0000000" + f"{i:07d}"
+    session.flush()
+
+    dealers = {d.code: d for d in session.scalars(select(Dealer))}
+    for code, name, tier, province, contact, phone, upstream, status in md.MORE_DEALERS[slug]:
+        dealers[code] = channel_ops.add_dealer(session, code, name, regions[province], tier, contact_name=contact,
+                                               contact_phone=phone, status=status)
+    upstreams = dict(md.UPSTREAM[slug], **{d[0]: d[6] for d in md.MORE_DEALERS[slug] if d[6]})
+    for n, dealer in enumerate(sorted(dealers.values(), key=lambda d: d.code)):
+        province = dealer.region.code.split("-")[0]
+        dealer.uscc = _uscc(province, dealer.code)
+        dealer.upstream_dealer_id = dealers[upstreams[dealer.code]].id if dealer.code in upstreams else None
+        dealer.credit_limit = Decimal({"agent": "5000000.00", "tier1": "2000000.00", "tier2": "500000.00"}[dealer.tier])
+        dealer.payment_terms_days = {"agent": 90, "tier1": 60, "tier2": 45}[dealer.tier]
+        dealer.bank_name = f"{md.BANKS[n % len(md.BANKS)]}{dealer.region.name}分行"
+        dealer.bank_account = f"{6222 + n:04d}{(n * 7919) % 10**8:08d}{n % 10000:04d}"
+        dealer.address = f"{dealer.region.name}市某区经开大道 {18 + n * 3} 号"
+        dealer.contact_email = f"{dealer.code.lower()}@example.cn"
+        prefix = md.PERMIT_PREFIX[province]
+        session.add(Qualification(dealer_id=dealer.id, kind="business_license", number=dealer.uscc, status="approved",
+                                  scope="医疗器械销售；医疗器械技术咨询、技术服务", issued_on=_day("2015-06-01")))
+        session.add(Qualification(
+            dealer_id=dealer.id, kind="operating_permit", number=f"{prefix}药监械经营许{2016 + n % 8}{n + 1:04d}号",
+            device_classes=["II", "III"], scope="III类：6877介入器材，13无源植入器械，03神经和心血管手术器械；II类、III类：6840体外诊断试剂",
+            issued_on=_day("2022-01-11"), valid_until=_day(md.PERMIT_UNTIL.get(dealer.code, "2029-03-31")),
+            status="approved"))
+        session.add(Qualification(dealer_id=dealer.id, kind="class2_filing", number=f"{prefix}药监械经营备{2016 + n % 8}{n + 31:04d}号",
+                                  device_classes=["II"], scope="II类医疗器械（不含体外诊断试剂除外）", issued_on=_day("2016-08-01"),
+                                  status="approved"))
+    session.flush()
+
+    hospitals = {h.code: h for h in session.scalars(select(Hospital))}
+    for city, grade, names in md.MORE_HOSPITALS:
+        province = city.split("-")[0]
+        for name in names:
+            n = 1 + max([int(c.rsplit("-", 1)[1]) for c in hospitals if c.startswith(f"H-{province}-")] or [0])
+            code = f"H-{province}-{n:03d}"
+            hospitals[code] = channel_ops.add_hospital(session, code, name, grade, regions[city], regions[city].name.rstrip("市"))
+    by_region: dict[int, list] = {}
+    for dealer in dealers.values():
+        by_region.setdefault(dealer.region_id, []).append(dealer)
+    for hospital in hospitals.values():
+        hospital.departments = md.DEPARTMENTS.get(hospital.grade, md.DEPARTMENTS["三级乙等"])
+        hospital.address = md.ADDRESSES.get(hospital.code)
+        province = regions[hospital.region.code.split("-")[0]]
+        serving = sorted((d for d in by_region.get(province.id, []) if d.status == "active"), key=lambda d: d.code)
+        hospital.serving_dealer_id = serving[0].id if serving else None
+    session.flush()
+
+    count = {}
+    for dealer_code, line, territory, exclusive, start, until in md.AUTHORIZATIONS[slug]:
+        year = _day(start).year
+        count[year] = count.get(year, 0) + 1
+        session.add(Authorization(
+            code=f"AUTH-{year}-{count[year]:04d}", dealer_id=dealers[dealer_code].id, product_line_id=lines[line].id,
+            region_id=regions[territory].id if isinstance(territory, str) else None,
+            hospital_ids=None if isinstance(territory, str) else [hospitals[h].id for h in territory],
+            valid_from=_day(start), valid_until=_day(until), exclusive=exclusive))
+    for code, name, channel, region, start, until, column, factor, only in md.PRICE_LISTS:
+        price_list = PriceList(code=code, name=name, channel=channel, region_id=regions[region].id if region else None,
+                               valid_from=_day(start), valid_until=_day(until))
+        session.add(price_list)
+        session.flush()
+        for sku in skus.values():
+            if only and not sku.code.startswith(only):
+                continue  # a regional list overrides a few lines only
+            price = (Decimal(md.PRICES[prefix_of(sku.code)][column]) * Decimal(factor)).quantize(Decimal("0.01"))
+            session.add(PriceListItem(price_list_id=price_list.id, sku_id=sku.id, price=price))
+    for sku in skus.values():
+        dist, agent, direct = (Decimal(v) for v in md.PRICES[prefix_of(sku.code)])
+        session.add(PriceBand(sku_id=sku.id, region_id=None, floor=(agent * Decimal("0.95")).quantize(Decimal("0.01")),
+                              ceiling=direct, valid_from=_day("2026-01-01"), valid_until=_day("2026-12-31")))
+    for award, sku_prefix, awardee, alliance, price, start, until in md.TENDERS[slug]:
+        for sku in (s for s in skus.values() if s.code.startswith(sku_prefix)):
+            in_region = awardee in regions
+            session.add(TenderPrice(award_no=award, sku_id=sku.id, price=Decimal(price), alliance_name=alliance,
+                                    hospital_id=None if in_region else hospitals[awardee].id,
+                                    region_id=regions[awardee].id if in_region else None,
+                                    valid_from=_day(start), valid_until=_day(until)))
+    session.flush()
+    return (f"seeded {len(md.REGISTRATIONS[slug])} registrations, {len(dealers)} dealers with qualifications, "
+            f"{len(hospitals)} hospitals, {sum(count.values())} authorizations, {len(md.PRICE_LISTS)} price lists")
