@@ -186,7 +186,10 @@ def save_dealer(session: Session, values: dict, dealer: Dealer | None = None) ->
         if tier not in TIERS:
             raise InvalidInput("tier", _("Choose agent, tier 1 or tier 2."))
         upstream_id = _id(given, "upstream_dealer_id") if "upstream_dealer_id" in given else dealer.upstream_dealer_id
-        if tier == "tier2":
+        unchanged = not new and (tier, upstream_id) == (dealer.tier, dealer.upstream_dealer_id)
+        if unchanged:
+            pass  # an edit that keeps the chain is not refused for what changed around it since
+        elif tier == "tier2":
             _check_upstream(session, upstream_id, own_id)
         elif upstream_id is not None:
             raise InvalidInput("upstream_dealer_id", _("Only a second-tier dealer names an upstream dealer."))
@@ -500,7 +503,7 @@ def save_hospital(session: Session, values: dict, hospital: Hospital | None = No
         changes["departments"] = departments
     if "serving_dealer_id" in given:
         dealer_id = _id(given, "serving_dealer_id")
-        if dealer_id is not None:
+        if dealer_id is not None and (new or dealer_id != hospital.serving_dealer_id):
             dealer = session.get(Dealer, dealer_id)
             if dealer is None or dealer.status != "active":
                 raise InvalidInput("serving_dealer_id", _("Choose an active dealer."))
