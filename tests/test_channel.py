@@ -538,3 +538,24 @@ def test_regions_tree_shows_managers_and_takes_a_child(signed_in, as_tenant):
                                                            "name_en": "Wuxi"}, token_from="/manufacturer/regions")
     assert duplicate.status_code == 400 and 'id="f-code-error"' in duplicate.get_data(as_text=True)
     assert signed_in("acme", "sales.east").get("/manufacturer/regions").status_code == 200
+
+
+def test_dealer_pages_belong_to_dealers_only_and_each_to_its_own(signed_in):
+    for who in ("hospital1", "admin", "channel"):
+        b = signed_in("acme", who)
+        for path in ("/dealer/profile", "/dealer/qualifications", "/dealer/qualifications/new"):
+            assert b.get(path).status_code == 403, (who, path)
+    globex = signed_in("globex", "dealer1").get("/dealer/profile").get_data(as_text=True)
+    assert "广东粤新医疗器械有限公司" in globex and "华东医疗器械有限公司" not in globex
+    assert "华东医疗器械有限公司" in signed_in("acme", "dealer1").get("/dealer/profile").get_data(as_text=True)
+
+
+def test_editing_a_seeded_second_tier_dealer_keeps_its_chain_as_it_is(as_tenant):
+    with as_tenant("acme") as session:
+        hebei = session.scalar(select(Dealer).where(Dealer.code == "D-HE-001"))  # tier 2, upstream not recorded yet
+        ops.save_dealer(session, {"contact_name": "孙丽", "credit_limit": "300000", "tier": "tier2"}, hebei)
+        assert hebei.credit_limit == 300000 and hebei.upstream_dealer_id is None
+        with pytest.raises(InvalidInput) as err:
+            ops.save_dealer(session, {"tier": "agent", "upstream_dealer_id": str(hebei.id)}, hebei)
+        assert err.value.field == "upstream_dealer_id"
+        session.rollback()  # leave the demo dealer as seeded
