@@ -24,6 +24,9 @@ HTMX_CONFIG = {
     "includeIndicatorStyles": False,
     "historyCacheSize": 0,
     "refreshOnHistoryMiss": True,
+    # A form refused with 400 carries its errors next to the fields: swap it in place.
+    "responseHandling": [{"code": "204", "swap": False}, {"code": "[23]..", "swap": True},
+                         {"code": "400", "swap": True, "error": False}, {"code": "[45]..", "swap": False, "error": True}],
 }
 
 
