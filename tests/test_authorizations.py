@@ -208,3 +208,92 @@ def test_creating_an_authorization_requests_its_letter_which_the_worker_renders(
 
         doc = s.get(Document, auth.letter_document_id)
         assert doc.filename == f"{code}.pdf" and doc.dealer_id == acme["D-CQ-001"]
+
+
+# --- pages -------------------------------------------------------------------------------
+
+def _form(acme, **over):
+    values = {"dealer_id": acme["D-HB-001"], "products": "line", "product_line_id": acme["line:IVD"],
+              "territory": "region", "region_id": acme["region:HB"], "valid_from": "2042-01-01",
+              "valid_until": "2042-12-31", "exclusive": "1", "notes": ""}
+    values.update(over)
+    return values
+
+
+def test_channel_manager_authorizes_a_dealer_and_an_overlap_is_refused_in_the_form(signed_in, as_tenant, acme):
+    b = signed_in("acme", "channel")
+    created = b.post("/manufacturer/authorizations/new", _form(acme))
+    assert created.status_code == 303
+    detail = b.get(created.headers["Location"]).get_data(as_text=True)
+    assert "湖北楚康医疗器械有限公司" in detail and "AUTH-" in detail and 'class="card job"' in detail
+    before = _count(as_tenant)
+    refused = b.post("/manufacturer/authorizations/new", _form(acme, dealer_id=acme["D-SN-001"], territory="hospitals",
+                                                              hospital_ids=[acme["H-HB-001"]], exclusive=""))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "湖北楚康医疗器械有限公司" in page and 'role="alert"' in page
+    assert _count(as_tenant) == before
+    bad_date = b.post("/manufacturer/authorizations/new", _form(acme, valid_from="01/02/2042"))
+    assert bad_date.status_code == 400 and "YYYY-MM-DD" in bad_date.get_data(as_text=True)
+
+
+def test_choosing_skus_or_hospitals_swaps_the_form_fields(signed_in, acme):
+    b = signed_in("acme", "channel")
+    html = b.get("/manufacturer/authorizations/new?products=skus&territory=hospitals",
+                 headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert html.lstrip().startswith("<form") and 'name="sku_ids"' in html and 'name="hospital_ids"' in html
+    assert 'name="product_line_id"' not in html and 'name="region_id"' not in html
+
+
+def test_revoke_and_extend_from_the_page(signed_in, as_tenant, acme):
+    a_id, _ = _create(as_tenant, dealer_id=acme["D-LN-001"], product_line_id=acme["line:CV"], region_id=acme["region:LN"],
+                      valid_from=date(2043, 1, 1), valid_until=date(2043, 6, 30))
+    b = signed_in("acme", "channel")
+    path = f"/manufacturer/authorizations/{a_id}"
+    no_reason = b.post(path + "/extend", {"valid_until": "2043-12-31", "reason": ""}, token_from=path)
+    assert no_reason.status_code == 400 and "audit trail" in no_reason.get_data(as_text=True)
+    assert b.post(path + "/extend", {"valid_until": "2043-12-31", "reason": "续签一年"}, token_from=path).status_code == 303
+    assert b.post(path + "/revoke", {"reason": "停止合作"}, token_from=path).status_code == 303
+    html = b.get(path).get_data(as_text=True)
+    assert "续签一年" in html and "停止合作" in html and "2043-12-31" in html
+
+
+def test_who_may_see_and_change_authorizations(signed_in, as_tenant, acme):
+    a_id, code = _create(as_tenant, dealer_id=acme["D-SH-001"], product_line_id=acme["line:SH"],
+                         region_id=acme["region:SH"], valid_from=date(2044, 1, 1), valid_until=date(2044, 12, 31))
+    path = f"/manufacturer/authorizations/{a_id}"
+    for local in ("admin", "channel", "finance", "sales.east"):
+        assert signed_in("acme", local).get(path).status_code == 200, local
+    assert signed_in("acme", "sales.south").get(path).status_code == 404  # a 华东 dealer
+    assert code not in signed_in("acme", "sales.south").get("/manufacturer/authorizations").get_data(as_text=True)
+    for local in ("qa", "service", "dealer1", "hospital1"):
+        assert signed_in("acme", local).get(path).status_code == 403, local
+        assert signed_in("acme", local).get("/manufacturer/authorizations").status_code == 403, local
+    for local in ("finance", "sales.east"):
+        assert signed_in("acme", local).get("/manufacturer/authorizations/new").status_code == 403
+        assert signed_in("acme", local).post(path + "/revoke", {"reason": "x"}, token_from=path).status_code == 403
+    assert signed_in("globex", "admin").get(path).status_code == 404
+    g = signed_in("globex", "admin")
+    assert g.post(path + "/revoke", {"reason": "x"}, token_from="/manufacturer/").status_code == 404
+    # the dealer's own portal: its own authorization, never another dealer's
+    assert code in signed_in("acme", "dealer1").get("/dealer/authorizations").get_data(as_text=True)
+    assert signed_in("acme", "dealer1").get(f"/dealer/authorizations/{a_id}").status_code == 200
+    assert code not in signed_in("acme", "dealer2").get("/dealer/authorizations").get_data(as_text=True)
+    assert signed_in("acme", "dealer2").get(f"/dealer/authorizations/{a_id}").status_code == 404
+    assert signed_in("globex", "dealer1").get(f"/dealer/authorizations/{a_id}").status_code == 404
+    assert signed_in("acme", "hospital1").get(f"/dealer/authorizations/{a_id}").status_code == 403
+
+
+def test_dealer_downloads_its_own_letter_and_no_other_dealer_can(signed_in, as_tenant, acme, run_worker):
+    a_id, code = _create(as_tenant, dealer_id=acme["D-SH-001"], sku_ids=[acme["CV-GW-0141"]],
+                         hospital_ids=[acme["H-SH-003"]], valid_from=date(2045, 1, 1), valid_until=date(2045, 12, 31))
+    run_worker()
+    with as_tenant("acme") as s:
+        doc_id = s.get(Authorization, a_id).letter_document_id
+    assert doc_id
+    mine = signed_in("acme", "dealer1").get(f"/documents/{doc_id}")
+    assert mine.status_code == 200 and mine.data.startswith(b"%PDF")
+    assert signed_in("acme", "dealer2").get(f"/documents/{doc_id}").status_code == 404
+    assert signed_in("acme", "hospital1").get(f"/documents/{doc_id}").status_code == 404
+    assert signed_in("acme", "channel").get(f"/documents/{doc_id}").status_code == 200
+    html = signed_in("acme", "channel").get(f"/manufacturer/authorizations/{a_id}").get_data(as_text=True)
+    assert f"/documents/{doc_id}" in html

@@ -33,3 +33,9 @@ bp = Blueprint("dealer", __name__, url_prefix="/dealer")
 bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))
 bp.add_url_rule("/requests", view_func=RHRequests.as_view("requests"))
 bp.add_url_rule("/requests/<int:request_id>", view_func=RHRequest.as_view("request"))
+
+from portals.dealer import pricing as pricing_h  # noqa: E402
+
+bp.add_url_rule("/authorizations", view_func=pricing_h.RHAuthorizations.as_view("authorizations"))
+bp.add_url_rule("/authorizations/<int:auth_id>", view_func=pricing_h.RHAuthorization.as_view("authorization"))
+bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))
