@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.channel.rules import USCC_ALPHABET, qualification_gaps, scan_kind, uscc_check_char, uscc_valid
+from app.channel.rules import USCC_ALPHABET, Licence, qualification_gaps, scan_kind, uscc_check_char, uscc_valid
 
 first17 = st.text(alphabet=USCC_ALPHABET, min_size=17, max_size=17)
 
@@ -50,13 +50,14 @@ validity = st.one_of(st.none(), st.integers(min_value=-400, max_value=400).map(l
 
 @given(st.lists(st.tuples(kinds, validity), max_size=6))
 def test_a_dealer_trades_only_with_a_valid_licence_and_a_valid_device_permit(held):
-    gaps = qualification_gaps(held, TODAY)
+    gaps = qualification_gaps([Licence(k, frozenset(), until) for k, until in held], TODAY)
     valid = {k for k, until in held if until is None or until >= TODAY}
     assert ("business_license" in gaps) == ("business_license" not in valid)
     assert ("device_permit" in gaps) == (not valid & {"operating_permit", "class2_filing"})
 
 
 def test_expiry_day_itself_is_still_valid():
-    assert qualification_gaps([("business_license", TODAY), ("class2_filing", None)], TODAY) == []
-    assert qualification_gaps([("business_license", TODAY - timedelta(days=1)), ("class2_filing", None)],
+    held = lambda *pairs: [Licence(k, frozenset(), until) for k, until in pairs]
+    assert qualification_gaps(held(("business_license", TODAY), ("class2_filing", None)), TODAY) == []
+    assert qualification_gaps(held(("business_license", TODAY - timedelta(days=1)), ("class2_filing", None)),
                               TODAY) == ["business_license"]

@@ -212,9 +212,11 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
         return set(re.findall(r'href="(/[^"]*)"', nav))
 
     assert links("finance") == {"/manufacturer/", "/manufacturer/dealers", "/manufacturer/hospitals",
-                                "/manufacturer/regions", "/manufacturer/approvals", "/account"}
+                                "/manufacturer/regions", "/manufacturer/authorizations", "/manufacturer/price-lists",
+                                "/manufacturer/approvals", "/account"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
-    assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications", "/account"}
-    assert links("hospital1") == {"/hospital/", "/account"}
+    assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications",
+                                "/dealer/authorizations", "/dealer/prices", "/account"}
+    assert links("hospital1") == {"/hospital/", "/hospital/products", "/account"}

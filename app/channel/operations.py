@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.channel.models import QUALIFICATION_KINDS, Dealer, Hospital, Qualification, Region
-from app.channel.rules import MAX_SCAN_BYTES, qualification_gaps, scan_kind, uscc_valid
+from app.channel.rules import MAX_SCAN_BYTES, Licence, qualification_gaps, scan_kind, uscc_valid
 from app.compliance.operations import reason
 from app.core.errors import InvalidInput
 
@@ -261,7 +261,8 @@ def _current_qualifications(session: Session, dealer: Dealer, statuses: tuple[st
 def qualification_problems(session: Session, dealer: Dealer, statuses: tuple[str, ...] = ("approved",),
                            on: date | None = None) -> list[str]:
     """Why ``dealer`` may not trade on ``on`` (today), in words; empty when it may."""
-    held = [(q.kind, q.valid_until) for q in _current_qualifications(session, dealer, statuses)]
+    held = [Licence(q.kind, frozenset(q.device_classes), q.valid_until)  # the statuses asked for count as held
+            for q in _current_qualifications(session, dealer, statuses)]
     labels = {"business_license": _("a business licence that has not expired"),
               "device_permit": _("a medical-device operating permit or class-II filing that has not expired")}
     return [labels[gap] for gap in qualification_gaps(held, on or today())]

@@ -6,7 +6,7 @@ import logging
 import re
 import uuid
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, g, make_response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 
@@ -91,7 +91,11 @@ def _finish_request(response):
 
 def _error_page(status: int, template: str):
     def handler(error):
-        return htmx.render_page(template, status=status, error=error)
+        # The whole page, htmx or not: htmx swaps no 4xx/5xx answer, and the error pages
+        # inherit their content block, which a fragment render cannot find.
+        response = make_response(render_template(template, error=error), status)
+        response.vary.add("HX-Request")
+        return response
 
     return handler
 

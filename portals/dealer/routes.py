@@ -39,3 +39,9 @@ bp.add_url_rule("/profile/contacts", view_func=profile.RHProfileContacts.as_view
 bp.add_url_rule("/qualifications", view_func=profile.RHQualifications.as_view("qualifications"))
 bp.add_url_rule("/qualifications/new", view_func=profile.RHQualificationUpload.as_view("qualification_new"))
 bp.add_url_rule("/qualifications/<int:qualification_id>/renew", view_func=profile.RHQualificationUpload.as_view("qualification_renew"))
+
+from portals.dealer import pricing as pricing_h  # noqa: E402
+
+bp.add_url_rule("/authorizations", view_func=pricing_h.RHAuthorizations.as_view("authorizations"))
+bp.add_url_rule("/authorizations/<int:auth_id>", view_func=pricing_h.RHAuthorization.as_view("authorization"))
+bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))

@@ -17,3 +17,7 @@ class RHDashboard(RHHospital):
 bp = Blueprint("hospital", __name__, url_prefix="/hospital")
 
 bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))
+
+from portals.hospital import products as products_h  # noqa: E402
+
+bp.add_url_rule("/products", view_func=products_h.RHProducts.as_view("products"))
