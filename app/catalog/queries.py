@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.catalog.models import ProductLine, Registration, Sku
 from app.catalog.rules import EXPIRING_DAYS
 from app.compliance.models import ApprovalRequest
-from app.core.pagination import Page, keyset_page
+from app.core.pagination import PER_PAGE, Page, keyset_page
 
 #: Why a SKU may not be ordered or shipped (``sku_blocks``), as people read it.
 BLOCK_REASONS = {
@@ -36,7 +36,7 @@ def _sku_columns():
 
 
 def skus_page(session: Session, cursor: str | None, search: str = "", product_line_id: int | None = None,
-              status: str = "") -> Page:
+              status: str = "", per_page: int = PER_PAGE) -> Page:
     """One page of SKUs by code (plain rows with the product line's code and names and the
     registration's number and end date), searched in code, name, specification, UDI-DI
     and registration number."""
@@ -49,7 +49,7 @@ def skus_page(session: Session, cursor: str | None, search: str = "", product_li
         stmt = stmt.where(Sku.product_line_id == product_line_id)
     if status:
         stmt = stmt.where(Sku.status == status)
-    return keyset_page(session, stmt, (Sku.code, Sku.id), lambda r: (r.code, r.id), cursor, entities=False)
+    return keyset_page(session, stmt, (Sku.code, Sku.id), lambda r: (r.code, r.id), cursor, per_page, entities=False)
 
 
 def sku_row(session: Session, sku_id: int):

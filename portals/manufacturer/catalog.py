@@ -64,7 +64,7 @@ class RHSkus(RHManufacturer):
         today = expiry.shanghai_today()
         warnings = [] if is_htmx() else catalog_q.expired_registration_skus(db.session, today)
         return render_page("manufacturer/skus.html", block="results", page=page, search=search, line_id=line_id,
-                           status=status, lines=catalog_q.product_lines(db.session), warnings=warnings, today=today,
+                           status_filter=status, lines=catalog_q.product_lines(db.session), warnings=warnings, today=today,
                            can_edit=RHSkuRow.allows(current_user), editing=None, errors={})
 
 
