@@ -212,8 +212,8 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
         return set(re.findall(r'href="(/[^"]*)"', nav))
 
     assert links("finance") == {"/manufacturer/", "/manufacturer/dealers", "/manufacturer/hospitals",
-                                "/manufacturer/regions", "/manufacturer/authorizations", "/manufacturer/price-lists",
-                                "/manufacturer/approvals", "/account"}
+                                "/manufacturer/skus", "/manufacturer/regions", "/manufacturer/authorizations",
+                                "/manufacturer/price-lists", "/manufacturer/expiry", "/manufacturer/approvals", "/account"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")

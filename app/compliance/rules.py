@@ -30,6 +30,7 @@ ENTITY_LABELS = {
     "approval_requests": _l("Approval request"), "approval_decisions": _l("Approval decision"),
     "approval_chains": _l("Approval chain"), "approval_steps": _l("Approval step"), "signatures": _l("Signature"),
     "delegations": _l("Delegation"),
+    "registrations": _l("Registration certificate"),
 }
 HASHED_FIELDS = (
     "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",

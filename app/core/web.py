@@ -89,19 +89,25 @@ def _finish_request(response):
     return response
 
 
+def _whole_error_page(template: str, status: int, **context):
+    """An error page is always whole (its template has no fragment to give); an htmx
+    request is told not to swap it into the element that asked."""
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    if htmx.is_htmx():
+        response.headers["HX-Reswap"] = "none"
+    return response
+
+
 def _error_page(status: int, template: str):
     def handler(error):
-        # The whole page, htmx or not: htmx swaps no 4xx/5xx answer, and the error pages
-        # inherit their content block, which a fragment render cannot find.
-        response = make_response(render_template(template, error=error), status)
-        response.vary.add("HX-Request")
-        return response
+        return _whole_error_page(template, status, error=error)
 
     return handler
 
 
 def _csrf_error(error: CSRFError):
-    return htmx.render_page("errors/400.html", status=400, error=error, csrf_failed=True)
+    return _whole_error_page("errors/400.html", 400, error=error, csrf_failed=True)
 
 
 def init_app(app: Flask) -> None:

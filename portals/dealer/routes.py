@@ -8,13 +8,17 @@ from app.core.handlers import RHDealer
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
+from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
 
 
 class RHDashboard(RHDealer):
     def get(self):
+        from app.compliance import expiry
+
         return render_page("dealer/dashboard.html", dealer=current_user.dealer,
-                           colleagues=colleagues(db.session, current_user))
+                           colleagues=colleagues(db.session, current_user),
+                           expiring=expiry.expiring(db.session, expiry.shanghai_today(), dealer_id=current_user.dealer_id))
 
 
 class RHRequests(RHDealer):
@@ -39,9 +43,6 @@ bp.add_url_rule("/profile/contacts", view_func=profile.RHProfileContacts.as_view
 bp.add_url_rule("/qualifications", view_func=profile.RHQualifications.as_view("qualifications"))
 bp.add_url_rule("/qualifications/new", view_func=profile.RHQualificationUpload.as_view("qualification_new"))
 bp.add_url_rule("/qualifications/<int:qualification_id>/renew", view_func=profile.RHQualificationUpload.as_view("qualification_renew"))
-
-from portals.dealer import pricing as pricing_h  # noqa: E402
-
 bp.add_url_rule("/authorizations", view_func=pricing_h.RHAuthorizations.as_view("authorizations"))
 bp.add_url_rule("/authorizations/<int:auth_id>", view_func=pricing_h.RHAuthorization.as_view("authorization"))
 bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))

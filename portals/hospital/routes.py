@@ -6,6 +6,7 @@ from app.core.db import db
 from app.core.handlers import RHHospital
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
+from portals.hospital import products as products_h
 
 
 class RHDashboard(RHHospital):
@@ -17,7 +18,4 @@ class RHDashboard(RHHospital):
 bp = Blueprint("hospital", __name__, url_prefix="/hospital")
 
 bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))
-
-from portals.hospital import products as products_h  # noqa: E402
-
 bp.add_url_rule("/products", view_func=products_h.RHProducts.as_view("products"))

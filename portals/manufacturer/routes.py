@@ -1,8 +1,11 @@
 """URL map of the manufacturer portal."""
 from flask import Blueprint
 
+from portals.manufacturer import authorizations as auth_h
+from portals.manufacturer import catalog as cat
 from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
+from portals.manufacturer import pricing as pricing_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -34,9 +37,6 @@ bp.add_url_rule("/approvals/<int:request_id>", view_func=h.RHApprovalRequest.as_
 bp.add_url_rule("/approvals/delegate", view_func=h.RHDelegate.as_view("delegate"))
 bp.add_url_rule("/approval-chains", view_func=h.RHApprovalChains.as_view("approval_chains"))
 
-from portals.manufacturer import authorizations as auth_h  # noqa: E402
-from portals.manufacturer import pricing as pricing_h  # noqa: E402
-
 bp.add_url_rule("/authorizations", view_func=auth_h.RHAuthorizations.as_view("authorizations"))
 bp.add_url_rule("/authorizations/new", view_func=auth_h.RHAuthorizationNew.as_view("authorization_new"))
 bp.add_url_rule("/authorizations/<int:auth_id>", view_func=auth_h.RHAuthorization.as_view("authorization"))
@@ -56,3 +56,19 @@ bp.add_url_rule("/tender-prices", view_func=pricing_h.RHTenderPrices.as_view("te
 bp.add_url_rule("/tender-prices/new", view_func=pricing_h.RHTenderPriceNew.as_view("tender_price_new"))
 bp.add_url_rule("/tender-prices/<int:tender_id>", view_func=pricing_h.RHTenderPrice.as_view("tender_price"))
 bp.add_url_rule("/price-check", view_func=pricing_h.RHPriceCheck.as_view("price_check"))
+
+bp.add_url_rule("/skus", view_func=cat.RHSkus.as_view("skus"))
+bp.add_url_rule("/skus/new", view_func=cat.RHSkuNew.as_view("sku_new"))
+bp.add_url_rule("/skus/<int:sku_id>", view_func=cat.RHSku.as_view("sku"))
+bp.add_url_rule("/skus/<int:sku_id>/edit", view_func=cat.RHSkuEdit.as_view("sku_edit"))
+bp.add_url_rule("/skus/<int:sku_id>/row", view_func=cat.RHSkuRow.as_view("sku_row"))
+bp.add_url_rule("/skus/<int:sku_id>/status", view_func=cat.RHSkuStatus.as_view("sku_status"))
+bp.add_url_rule("/registrations", view_func=cat.RHRegistrations.as_view("registrations"))
+bp.add_url_rule("/registrations/new", view_func=cat.RHRegistrationNew.as_view("registration_new"))
+bp.add_url_rule("/registrations/<int:registration_id>", view_func=cat.RHRegistration.as_view("registration"))
+bp.add_url_rule("/registrations/<int:registration_id>/edit", view_func=cat.RHRegistrationEdit.as_view("registration_edit"))
+bp.add_url_rule("/registrations/<int:registration_id>/row", view_func=cat.RHRegistrationRow.as_view("registration_row"))
+bp.add_url_rule("/product-lines", view_func=cat.RHProductLines.as_view("product_lines"))
+bp.add_url_rule("/product-lines/save", view_func=cat.RHProductLineSave.as_view("product_line_save"))
+bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
+bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
