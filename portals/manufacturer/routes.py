@@ -19,3 +19,10 @@ bp.add_url_rule("/approvals", view_func=h.RHApprovals.as_view("approvals"))
 bp.add_url_rule("/approvals/<int:request_id>", view_func=h.RHApprovalRequest.as_view("approval_request"))
 bp.add_url_rule("/approvals/delegate", view_func=h.RHDelegate.as_view("delegate"))
 bp.add_url_rule("/approval-chains", view_func=h.RHApprovalChains.as_view("approval_chains"))
+
+from portals.manufacturer import imports as data  # noqa: E402  (data migration pages)
+
+bp.add_url_rule("/imports", view_func=data.RHImports.as_view("imports"))
+bp.add_url_rule("/imports/template/<entity>", view_func=data.RHImportTemplate.as_view("import_template"))
+bp.add_url_rule("/imports/<int:run_id>", view_func=data.RHImportRun.as_view("import_run"))
+bp.add_url_rule("/exports", view_func=data.RHExportList.as_view("export_list"))
