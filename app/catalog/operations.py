@@ -1,14 +1,318 @@
-"""Writes about the catalog: product lines, registrations, SKUs."""
+"""Writes about the catalog: product lines, registration certificates, SKUs.
+
+``values`` dictionaries are keyed by model attribute names. Python values are expected
+(ids as int, ``Decimal``, ``date``, ``bool``); text as typed in a form is accepted too
+and converted, so that pages and imports share one validation. Every wrong value raises
+``InvalidInput(field, message)`` before anything is changed; on an edit only the keys
+present in ``values`` change. Nothing here commits.
+"""
 from __future__ import annotations
 
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import Sku
+from app.catalog.models import ProductLine, Registration, Sku
+from app.catalog.rules import gtin_valid, normalize_nhsa_code
+from app.compliance.operations import reason
+from app.core.errors import InvalidInput
+
+DEVICE_CLASSES = ("I", "II", "III")
+TRACKING = ("lot", "serial")
+SKU_STATUSES = ("pending", "active", "inactive", "rejected")
+DEFAULT_TAX_RATE = Decimal("0.13")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+PRODUCT_LINE_FIELDS = ("code", "name", "name_en")
+REGISTRATION_FIELDS = ("number", "product_name", "device_class", "holder", "valid_from", "valid_until", "scope")
+SKU_FIELDS = ("code", "name", "specification", "unit", "product_line_id", "registration_id", "udi_di", "nhsa_code",
+              "tax_rate", "storage", "tracking", "shelf_life_months", "status", "implant")
+
+
+# --- value checks ------------------------------------------------------------------------
+
+def _text(values: dict, field: str, max_len: int, required: bool = False) -> str | None:
+    value = values.get(field)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    if not value:
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    if len(value) > max_len:
+        raise InvalidInput(field, _("At most %(n)d characters.", n=max_len))
+    return value
+
+
+def _code(values: dict, field: str, max_len: int) -> str:
+    value = _text(values, field, max_len, required=True)
+    if not _CODE.match(value):
+        raise InvalidInput(field, _("Use letters, digits and - _ . / only, without spaces."))
+    return value
+
+
+def _date(values: dict, field: str, required: bool = False) -> date | None:
+    value = values.get(field)
+    if isinstance(value, str):
+        value = value.strip()
+        if value:
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise InvalidInput(field, _("Enter a date as YYYY-MM-DD.")) from None
+    if value in (None, ""):
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    if not isinstance(value, date):
+        raise InvalidInput(field, _("Enter a date as YYYY-MM-DD."))
+    return value
+
+
+def _int(values: dict, field: str, required: bool = False, minimum: int | None = None,
+         maximum: int | None = None) -> int | None:
+    value = values.get(field)
+    if isinstance(value, str):
+        value = value.strip()
+        if value:
+            if not value.isascii() or not value.isdigit():
+                raise InvalidInput(field, _("Enter a whole number."))
+            value = int(value)
+    if value in (None, ""):
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, _("Enter a whole number."))
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise InvalidInput(field, _("Enter a number from %(low)d to %(high)d.", low=minimum, high=maximum))
+    return value
+
+
+def _bool(values: dict, field: str) -> bool:
+    value = values.get(field)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y", "是")
+    return bool(value)
+
+
+def _tax_rate(values: dict) -> Decimal:
+    value = values.get("tax_rate")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_TAX_RATE
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidInput("tax_rate", _("Enter the tax rate as a decimal such as 0.13."))
+    try:
+        if isinstance(value, str):
+            text = value.strip()
+            rate = Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
+        else:
+            rate = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidInput("tax_rate", _("Enter the tax rate as a decimal such as 0.13.")) from None
+    if not rate.is_finite() or rate < 0 or rate >= 1:
+        raise InvalidInput("tax_rate", _("The tax rate is at least 0 and below 1 (0.13 is 13 %)."))
+    if rate != rate.quantize(Decimal("0.0001")):
+        raise InvalidInput("tax_rate", _("At most four decimal places."))
+    return rate.quantize(Decimal("0.0001"))
+
+
+def _choice(values: dict, field: str, choices: tuple[str, ...], default: str | None = None) -> str:
+    value = values.get(field)
+    value = value.strip() if isinstance(value, str) else value
+    if value in (None, "") and default is not None:
+        return default
+    if value not in choices:
+        raise InvalidInput(field, _("Choose one of: %(choices)s.", choices=", ".join(choices)))
+    return value
+
+
+def _taken(session: Session, model, column, value, own_id: int | None) -> bool:
+    stmt = select(model.id).where(column == value)
+    if own_id is not None:
+        stmt = stmt.where(model.id != own_id)
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _merged(obj, fields: tuple[str, ...], values: dict) -> dict:
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    current = {f: getattr(obj, f) for f in fields} if obj is not None else {}
+    return {**current, **values}
+
+
+def _apply(session: Session, obj, clean: dict, keys) -> None:
+    for key in keys:
+        if getattr(obj, key) != clean[key]:
+            setattr(obj, key, clean[key])
+    session.flush()
+
+
+# --- product lines -----------------------------------------------------------------------
+
+def save_product_line(session: Session, values: dict, line: ProductLine | None = None) -> ProductLine:
+    """Create a product line, or change ``line``."""
+    merged = _merged(line, PRODUCT_LINE_FIELDS, values)
+    clean = {"code": _code(merged, "code", 30).upper(), "name": _text(merged, "name", 100, required=True),
+             "name_en": _text(merged, "name_en", 100, required=True)}
+    if _taken(session, ProductLine, ProductLine.code, clean["code"], getattr(line, "id", None)):
+        raise InvalidInput("code", _("Another product line has this code."))
+    if line is None:
+        line = ProductLine(**clean)
+        session.add(line)
+        session.flush()
+        return line
+    _apply(session, line, clean, values.keys())
+    return line
+
+
+# --- registration certificates ---------------------------------------------------------
+
+def save_registration(session: Session, values: dict, registration: Registration | None = None) -> Registration:
+    """Create a registration certificate (or class I filing), or change one. Class II
+    and III certificates need an end date; a class I filing may have none."""
+    merged = _merged(registration, REGISTRATION_FIELDS, values)
+    clean = {
+        "number": _text(merged, "number", 60, required=True),
+        "product_name": _text(merged, "product_name", 200, required=True),
+        "device_class": _choice(merged, "device_class", DEVICE_CLASSES),
+        "holder": _text(merged, "holder", 200, required=True),
+        "valid_from": _date(merged, "valid_from", required=True),
+        "valid_until": _date(merged, "valid_until"),
+        "scope": _text(merged, "scope", 4000),
+    }
+    if clean["valid_until"] is None and clean["device_class"] != "I":
+        raise InvalidInput("valid_until", _("A class II or III certificate has an end date."))
+    if clean["valid_until"] is not None and clean["valid_until"] < clean["valid_from"]:
+        raise InvalidInput("valid_until", _("The end date is before the start date."))
+    if _taken(session, Registration, Registration.number, clean["number"], getattr(registration, "id", None)):
+        raise InvalidInput("number", _("Another certificate has this number."))
+    if registration is None:
+        registration = Registration(**clean)
+        session.add(registration)
+        session.flush()
+        return registration
+    _apply(session, registration, clean, values.keys())
+    return registration
+
+
+# --- SKUs ---------------------------------------------------------------------------------
+
+def _clean_sku(session: Session, merged: dict, own_id: int | None) -> dict:
+    clean = {
+        "code": _code(merged, "code", 40),
+        "name": _text(merged, "name", 200, required=True),
+        "specification": _text(merged, "specification", 200),
+        "unit": _text(merged, "unit", 20, required=True),
+        "product_line_id": _int(merged, "product_line_id", required=True),
+        "registration_id": _int(merged, "registration_id"),
+        "udi_di": _text(merged, "udi_di", 14),
+        "nhsa_code": _text(merged, "nhsa_code", 60),
+        "tax_rate": _tax_rate(merged),
+        "storage": _text(merged, "storage", 100),
+        "tracking": _choice(merged, "tracking", TRACKING, default="lot"),
+        "shelf_life_months": _int(merged, "shelf_life_months", minimum=1, maximum=600),
+        "status": _choice(merged, "status", SKU_STATUSES, default="active"),
+        "implant": _bool(merged, "implant"),
+    }
+    if session.get(ProductLine, clean["product_line_id"]) is None:
+        raise InvalidInput("product_line_id", _("Choose a product line."))
+    if clean["registration_id"] is not None and session.get(Registration, clean["registration_id"]) is None:
+        raise InvalidInput("registration_id", _("Choose a registration certificate."))
+    if clean["udi_di"] is not None and not gtin_valid(clean["udi_di"]):
+        raise InvalidInput("udi_di", _("A UDI-DI is a GTIN-14: 14 digits with a correct check digit."))
+    if clean["nhsa_code"] is not None:
+        try:
+            clean["nhsa_code"] = normalize_nhsa_code(clean["nhsa_code"])
+        except ValueError:
+            raise InvalidInput("nhsa_code", _("A medical-insurance code is the letter C and 26 digits "
+                                              "(20-character code plus 7-digit specification code).")) from None
+    if _taken(session, Sku, Sku.code, clean["code"], own_id):
+        raise InvalidInput("code", _("Another SKU has this code."))
+    if clean["udi_di"] is not None and _taken(session, Sku, Sku.udi_di, clean["udi_di"], own_id):
+        raise InvalidInput("udi_di", _("Another SKU has this UDI-DI."))
+    return clean
+
+
+def save_sku(session: Session, values: dict, sku: Sku | None = None, requester=None) -> Sku:
+    """Create a SKU, or change ``sku``.
+
+    A new SKU created by a ``requester`` (a user) starts ``pending`` and goes to its
+    first-business review (首营审核, approval kind ``product_review``); the decision
+    makes it ``active`` or ``rejected`` (``product_review_decided``). Without a
+    requester (seed, system) it takes ``values["status"]`` (default ``active``).
+    On an edit the status changes only through ``set_sku_status``, except for a
+    system caller (no requester)."""
+    merged = _merged(sku, SKU_FIELDS, values)
+    clean = _clean_sku(session, merged, getattr(sku, "id", None))
+    if sku is None:
+        if requester is not None:
+            clean["status"] = "pending"
+        sku = Sku(**clean)
+        session.add(sku)
+        session.flush()
+        if requester is not None:
+            submit_product_review(session, sku, requester)
+        return sku
+    if "status" in values and clean["status"] != sku.status and requester is not None:
+        raise InvalidInput("status", _("Deactivate or reactivate the SKU with its own button."))
+    _apply(session, sku, clean, values.keys())
+    return sku
+
+
+def submit_product_review(session: Session, sku: Sku, requester):
+    """Send ``sku`` to its first-business review; with no chain configured it is
+    approved at once (and so active)."""
+    from app.compliance import approvals
+
+    registration = session.get(Registration, sku.registration_id) if sku.registration_id else None
+    facts = {"sku_code": sku.code, "product_line": sku.product_line.code if sku.product_line else None,
+             "registration": registration.number if registration else None,
+             "device_class": registration.device_class if registration else None,
+             "registration_valid_until": registration.valid_until.isoformat()
+             if registration and registration.valid_until else None}
+    return approvals.submit(session, "product_review", f"{sku.code} {sku.name}", requester, facts,
+                            entity=("skus", str(sku.id)))
+
+
+def set_sku_status(session: Session, sku: Sku, status: str, why: str) -> None:
+    """Deactivate (``inactive``) or reactivate (``active``) a SKU, with the reason kept
+    in the audit trail. A SKU still in review, or rejected, is not reactivated here:
+    its review decides."""
+    why = (why or "").strip()
+    if status not in ("active", "inactive"):
+        raise InvalidInput("status", _("Choose active or inactive."))
+    if not why:
+        raise InvalidInput("reason", _("Say why; it is kept in the audit trail."))
+    if len(why) > 500:
+        raise InvalidInput("reason", _("At most %(n)d characters.", n=500))
+    if status == sku.status:
+        return
+    if status == "active" and sku.status != "inactive":
+        raise InvalidInput("status", _("Only a deactivated SKU can be reactivated; this one awaits or failed its review."))
+    with reason(session, why, action="activate" if status == "active" else "deactivate"):
+        sku.status = status
+        session.flush()
 
 
 def product_review_decided(session: Session, request) -> None:
-    """First-business review of a product decided: the SKU becomes orderable, or not."""
-    sku = session.get(Sku, int(request.entity_id))
-    if sku is not None and sku.status == "pending":
+    """First-business review of a product decided: the SKU becomes orderable
+    (``active``) or ``rejected``. Only a SKU still ``pending`` changes, so a decision
+    arriving after someone deactivated the SKU changes nothing."""
+    if request.entity_type not in (None, "skus") or request.entity_id is None:
+        return
+    try:
+        sku = session.get(Sku, int(request.entity_id))
+    except ValueError:
+        return
+    if sku is not None and sku.status == "pending" and request.status in ("approved", "rejected"):
         sku.status = "active" if request.status == "approved" else "rejected"
         session.flush()

@@ -29,7 +29,9 @@ ENTITY_LABELS = {
     "jobs": _l("Job"), "documents": _l("Document"), "tenants": _l("Tenant"),
     "approval_requests": _l("Approval request"), "approval_decisions": _l("Approval decision"),
     "approval_chains": _l("Approval chain"), "approval_steps": _l("Approval step"), "signatures": _l("Signature"),
-    "delegations": _l("Delegation"), "import_runs": _l("Import"),
+    "delegations": _l("Delegation"),
+    "registrations": _l("Registration certificate"),
+    "import_runs": _l("Import"),
 }
 HASHED_FIELDS = (
     "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",

@@ -24,6 +24,16 @@ HTMX_CONFIG = {
     "includeIndicatorStyles": False,
     "historyCacheSize": 0,
     "refreshOnHistoryMiss": True,
+    # A 400 or 422 carries the form again with its errors next to the fields (an inline
+    # row editor, a filter with a bad date): swap it like a 200; other errors are not swapped.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "400", "swap": True, "error": False},
+        {"code": "422", "swap": True, "error": False},
+        {"code": "[45]..", "swap": False, "error": True},
+        {"code": "...", "swap": False},
+    ],
 }
 
 

@@ -298,8 +298,30 @@ def sweep(engine, queue: Queue | None = None, stale_after: int = HEARTBEAT_STALE
     return actions
 
 
+#: Periodic tasks the worker runs after each sweep, ``fn(engine) -> list[str]`` (lines
+#: for the log). Domains register theirs with ``@periodic`` (e.g. the daily expiry
+#: watch); each must be cheap when there is nothing to do and safe to run twice.
+PERIODIC: list[Callable] = []
+
+
+def periodic(fn):
+    PERIODIC.append(fn)
+    return fn
+
+
+def run_periodic(engine) -> list[str]:
+    lines = []
+    for fn in PERIODIC:
+        try:
+            lines += fn(engine)
+        except Exception:
+            log.exception("periodic task %s failed", fn.__name__)
+    return lines
+
+
 def start_sweeper_thread(app, every: int = 60) -> threading.Thread:
-    """The worker's scheduled sweep; a Redis lock lets one worker sweep at a time."""
+    """The worker's scheduled sweep and periodic tasks; a Redis lock lets one worker
+    run them at a time."""
 
     def loop():
         while True:
@@ -311,6 +333,8 @@ def start_sweeper_thread(app, every: int = 60) -> threading.Thread:
                         try:
                             for line in sweep(db.engine):
                                 log.info("sweeper: %s", line)
+                            for line in run_periodic(db.engine):
+                                log.info("periodic: %s", line)
                         finally:
                             lock.release()
                     db.session.remove()

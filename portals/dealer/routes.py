@@ -12,8 +12,11 @@ from portals import approvals as portal_approvals
 
 class RHDashboard(RHDealer):
     def get(self):
+        from app.compliance import expiry
+
         return render_page("dealer/dashboard.html", dealer=current_user.dealer,
-                           colleagues=colleagues(db.session, current_user))
+                           colleagues=colleagues(db.session, current_user),
+                           expiring=expiry.expiring(db.session, expiry.shanghai_today(), dealer_id=current_user.dealer_id))
 
 
 class RHRequests(RHDealer):

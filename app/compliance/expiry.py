@@ -1,0 +1,217 @@
+"""Expiry watch (效期预警): registration certificates, dealers' approved qualifications and
+active authorizations that have expired or expire within 30/60/90 days.
+
+``expiring`` is the one read (the manufacturer's page, a dealer's dashboard, the daily
+report); ``compliance.expiry_watch`` is the daily .xlsx report, requested once per
+Shanghai calendar day per active tenant by the worker's periodic loop
+(``request_daily_expiry_watch``, idempotent by its request id and guarded in Redis).
+"""
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.catalog.models import ProductLine, Registration
+from app.channel.models import Authorization, Dealer, Qualification
+from app.core.i18n import SHANGHAI
+from app.core.jobs import JobContext, JobRefused, Output, job_kind, periodic, request_job
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    "registration": _l("Registration certificate"),
+    "qualification": _l("Dealer qualification"),
+    "authorization": _l("Authorization"),
+}
+BUCKETS = ("expired", "30", "60", "90")
+BUCKET_LABELS = {"expired": _l("Expired"), "30": _l("Within 30 days"), "60": _l("Within 60 days"),
+                 "90": _l("Within 90 days")}
+QUALIFICATION_LABELS = {"business_license": _l("Business licence"), "operating_permit": _l("Operating permit"),
+                        "class2_filing": _l("Class II filing")}
+REPORT_ROLES = ("admin", "qa_ra", "channel_manager")
+
+
+def expiry_bucket(valid_until: date, day: date) -> str | None:
+    """'expired' (the last valid day has passed), '30', '60' or '90' (days left at
+    most that), or None when further away."""
+    days_left = (valid_until - day).days
+    if days_left < 0:
+        return "expired"
+    for bucket in (30, 60, 90):
+        if days_left <= bucket:
+            return str(bucket)
+    return None
+
+
+@dataclass(frozen=True)
+class ExpiryItem:
+    kind: str  # registration | qualification | authorization
+    what: str
+    valid_until: date
+    days_left: int
+    bucket: str
+    #: where the record lives: (table, id); the page turns it into a link
+    entity_type: str
+    entity_id: int
+    dealer_id: int | None = None
+    dealer_name: str | None = None
+    #: the qualification kind or the authorization's product line, for the label
+    detail: str | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return str(KINDS[self.kind])
+
+    @property
+    def bucket_label(self) -> str:
+        return str(BUCKET_LABELS[self.bucket])
+
+
+def expiring(session: Session, today: date, within_days: int = 90, dealer_id: int | None = None,
+             scope=None) -> list[ExpiryItem]:
+    """What has expired or expires within ``within_days`` of ``today``, soonest first.
+
+    With ``dealer_id``: that dealer's qualifications and authorizations only (no
+    registrations: those are the manufacturer's). ``scope`` (a ChannelScope) narrows
+    dealers' items to a regional manager's regions."""
+    horizon = today + timedelta(days=within_days)
+    items: list[ExpiryItem] = []
+
+    def add(kind, what, valid_until, entity_type, entity_id, dealer=(None, None), detail=None):
+        bucket = expiry_bucket(valid_until, today)
+        if bucket is not None:
+            items.append(ExpiryItem(kind, what, valid_until, (valid_until - today).days, bucket, entity_type,
+                                    entity_id, dealer[0], dealer[1], detail))
+
+    def dealer_filter(stmt):
+        if dealer_id is not None:
+            return stmt.where(Dealer.id == dealer_id)
+        clause = scope.regions_clause(Dealer.region_id) if scope is not None else None
+        return stmt if clause is None else stmt.where(clause)
+
+    if dealer_id is None:
+        for r in session.execute(select(Registration.id, Registration.number, Registration.product_name,
+                                        Registration.valid_until)
+                                 .where(Registration.valid_until.is_not(None), Registration.valid_until <= horizon)):
+            add("registration", f"{r.number} {r.product_name}", r.valid_until, "registrations", r.id)
+    quals = dealer_filter(select(Qualification.id, Qualification.kind, Qualification.number, Qualification.valid_until,
+                                 Dealer.id.label("dealer_id"), Dealer.name.label("dealer_name"))
+                          .join(Dealer, Dealer.id == Qualification.dealer_id)
+                          .where(Qualification.status == "approved", Qualification.valid_until.is_not(None),
+                                 Qualification.valid_until <= horizon))
+    for q in session.execute(quals):
+        add("qualification", f"{QUALIFICATION_LABELS.get(q.kind, q.kind)} {q.number}", q.valid_until,
+            "qualifications", q.id, (q.dealer_id, q.dealer_name), q.kind)
+    auths = dealer_filter(select(Authorization.id, Authorization.code, Authorization.valid_until,
+                                 ProductLine.name.label("line_name"), Dealer.id.label("dealer_id"),
+                                 Dealer.name.label("dealer_name"))
+                          .join(Dealer, Dealer.id == Authorization.dealer_id)
+                          .outerjoin(ProductLine, ProductLine.id == Authorization.product_line_id)
+                          .where(Authorization.status == "active", Authorization.valid_until <= horizon))
+    for a in session.execute(auths):
+        add("authorization", f"{a.code} {a.line_name or ''}".strip(), a.valid_until, "authorizations", a.id,
+            (a.dealer_id, a.dealer_name), a.line_name)
+    items.sort(key=lambda i: (i.valid_until, i.kind, i.what))
+    return items
+
+
+def shanghai_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
+
+
+# --- the daily report ----------------------------------------------------------------------
+
+@job_kind("compliance.expiry_watch", _l("Expiry watch report (Excel)"), roles=REPORT_ROLES)
+def expiry_watch(ctx: JobContext) -> Output:
+    """An .xlsx of everything expired or expiring within 90 days of ``params["day"]``."""
+    from openpyxl import Workbook
+
+    try:
+        day = date.fromisoformat(str(ctx.params.get("day") or ""))
+        within = int(ctx.params.get("within_days", 90))
+    except ValueError:
+        raise JobRefused("params need day (YYYY-MM-DD) and within_days") from None
+    with ctx.session() as session:
+        items = expiring(session, day, within)
+    ctx.progress(50)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("Expiry watch")
+    sheet.append([_("Expiry watch"), day.isoformat()])
+    sheet.append([_("Kind"), _("Item"), _("Dealer"), _("Valid until"), _("Days left"), _("Bucket")])
+    for item in items:
+        # Values from the database go in as data; none starts a formula (openpyxl writes
+        # a string beginning with "=" as a formula, so such text is prefixed).
+        sheet.append([item.kind_label, _cell(item.what), _cell(item.dealer_name or ""), item.valid_until,
+                      item.days_left, item.bucket_label])
+        sheet.cell(row=sheet.max_row, column=4).number_format = "yyyy-mm-dd"
+    for column, width in zip("ABCDEF", (18, 48, 36, 14, 10, 16)):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A3"
+    buf = io.BytesIO()
+    book.save(buf)
+    return Output(f"expiry-watch-{ctx.tenant.slug}-{day.isoformat()}.xlsx", buf.getvalue(),
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def report_request_id(day: date) -> str:
+    return f"expiry-watch-{day.isoformat()}"
+
+
+def request_report(session: Session, day: date, requested_by=None, request_id: str | None = None):
+    """The expiry-watch job for ``day`` (the same job for the same request id)."""
+    return request_job(session, "compliance.expiry_watch", {"day": day.isoformat(), "within_days": 90},
+                       request_id or report_request_id(day), requested_by=requested_by)
+
+
+DONE_KEY = "medchannel:expiry-watch:done:{day}"
+
+
+@periodic
+def request_daily_expiry_watch(engine, now: datetime | None = None) -> list[str]:
+    """Once per Shanghai calendar day, request each active tenant's expiry-watch job.
+    The job's request id makes it idempotent per tenant and day; a Redis key marks the
+    day done so that the other minutes of the day cost one Redis read."""
+    from app.compliance.operations import Actor, set_context
+    from app.core.db import db
+    from app.core.redis import get_redis
+    from tenants.registry import TenantRef
+    from tenants.session import tenant_session
+
+    day = shanghai_today(now)
+    redis, done_key = get_redis(), DONE_KEY.format(day=day.isoformat())
+    if redis.exists(done_key):
+        return []
+    with engine.connect() as conn:
+        tenants = conn.execute(text(
+            "SELECT id, slug, name, schema_name, role_name, status FROM public.tenants WHERE status = 'active' "
+            "ORDER BY slug")).all()
+        have_jobs = set(conn.execute(text(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'jobs'")).scalars())
+    actions, failed = [], False
+    for row in tenants:
+        if row.schema_name not in have_jobs:
+            continue
+        tenant = TenantRef(*row)
+        try:
+            with tenant_session(db.session, tenant) as session:
+                set_context(session, Actor.system("expiry watch"))
+                job = request_report(session, day)
+                actions.append(f"{tenant.slug}: expiry watch {day} is job {job.id}")
+        except Exception:
+            failed = True
+            log.exception("could not request the expiry watch for %s", tenant.slug)
+    if not failed:
+        redis.set(done_key, "1", ex=2 * 86400)
+    return actions
