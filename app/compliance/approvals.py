@@ -55,18 +55,29 @@ class RequestKind:
     #: called in the deciding transaction when a request is approved or rejected; given
     #: as "package.module:function" so that domains need not be imported before the kinds
     on_decided: str | None = None
+    #: called before the final approval is signed ("package.module:function"); it raises
+    #: ApprovalError to refuse the approval while nothing has been written yet
+    before_approval: str | None = None
 
     def decided(self, session: Session, request: ApprovalRequest) -> None:
         if self.on_decided:
-            module, function = self.on_decided.split(":")
-            getattr(importlib.import_module(module), function)(session, request)
+            _function(self.on_decided)(session, request)
+
+    def check_approval(self, session: Session, request: ApprovalRequest) -> None:
+        if self.before_approval:
+            _function(self.before_approval)(session, request)
+
+
+def _function(name: str):
+    module, function = name.split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 KINDS: dict[str, RequestKind] = {}
 
 
-def register_kind(name: str, label, facts: tuple[Fact, ...] = (), on_decided=None) -> RequestKind:
-    KINDS[name] = RequestKind(name, label, facts, on_decided)
+def register_kind(name: str, label, facts: tuple[Fact, ...] = (), on_decided=None, before_approval=None) -> RequestKind:
+    KINDS[name] = RequestKind(name, label, facts, on_decided, before_approval)
     return KINDS[name]
 
 
@@ -252,6 +263,9 @@ def decide(session: Session, request: ApprovalRequest, user: User, decision: str
         raise ApprovalError(_("This step is not waiting for you."))
     if decision in ("reject", "return") and not (comment or "").strip():
         raise ApprovalError(_("Say why; the requester will read it."), "comment")
+    kind = KINDS.get(request.kind)
+    if kind and decision == "approve" and request.current_index + 1 >= len(request.route):
+        kind.check_approval(session, request)
     signature = sign(session, user, password, totp_code, DECISION_MEANING[decision], "approval_requests", request.id,
                      version_of(request), comment, on_behalf_of=holder if holder.id != user.id else None)
     step = request.route[request.current_index]

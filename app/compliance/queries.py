@@ -161,7 +161,15 @@ def document_for(session: Session, user, document_id: int):
         return doc if may_see_job(user, session.get(Job, doc.job_id)) else None
     if user.portal != "manufacturer":
         return doc if _same_organisation(user, doc) else None
-    return doc if user.has_role("admin", "qa_ra") or doc.created_by_id == user.id else None
+    if user.has_role("admin", "qa_ra") or doc.created_by_id == user.id:
+        return doc
+    if doc.entity_type == "qualifications" and doc.dealer_id is not None:
+        # a dealer's scanned licence: whoever may see the dealer may read it
+        from app.channel.queries import CHANNEL_VIEWERS, ChannelScope, dealer_detail
+
+        if user.has_role(*CHANNEL_VIEWERS) and dealer_detail(session, ChannelScope.of(user), doc.dealer_id) is not None:
+            return doc
+    return None
 
 
 def jobs_page(session: Session, status: str, cursor: str | None) -> Page:

@@ -11,7 +11,8 @@ register_kind("price_request", _l("Special-price request"),
 register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT,))
 register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY")))
 register_kind("dealer_review", _l("First-business review of a dealer"),
-              on_decided="app.channel.operations:dealer_review_decided")
+              on_decided="app.channel.operations:dealer_review_decided",
+              before_approval="app.channel.operations:dealer_review_check")
 register_kind("qualification_review", _l("Review of a renewed qualification"),
               on_decided="app.channel.operations:qualification_review_decided")
 register_kind("product_review", _l("First-business review of a product"),

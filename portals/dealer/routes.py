@@ -8,6 +8,7 @@ from app.core.handlers import RHDealer
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
+from portals.dealer import profile
 
 
 class RHDashboard(RHDealer):
@@ -36,3 +37,8 @@ bp = Blueprint("dealer", __name__, url_prefix="/dealer")
 bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))
 bp.add_url_rule("/requests", view_func=RHRequests.as_view("requests"))
 bp.add_url_rule("/requests/<int:request_id>", view_func=RHRequest.as_view("request"))
+bp.add_url_rule("/profile", view_func=profile.RHProfile.as_view("profile"))
+bp.add_url_rule("/profile/contacts", view_func=profile.RHProfileContacts.as_view("profile_contacts"))
+bp.add_url_rule("/qualifications", view_func=profile.RHQualifications.as_view("qualifications"))
+bp.add_url_rule("/qualifications/new", view_func=profile.RHQualificationUpload.as_view("qualification_new"))
+bp.add_url_rule("/qualifications/<int:qualification_id>/renew", view_func=profile.RHQualificationUpload.as_view("qualification_renew"))

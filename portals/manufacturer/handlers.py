@@ -30,7 +30,7 @@ from app.identity.models import User
 from portals.forms import apply_error
 from portals.manufacturer.forms import ActiveForm, InviteForm
 
-CHANNEL_VIEWERS = ("admin", "channel_manager", "regional_manager", "finance", "qa_ra", "after_sales")
+from app.channel.queries import CHANNEL_VIEWERS  # noqa: E402,F401  (kept here for the pages that import it)
 
 
 def _region_id_arg() -> int | None:
@@ -127,32 +127,6 @@ class RHUserActive(RHUser):
                 return redirect(url_for("manufacturer.user", user_id=self.user.id))
         return render_page("manufacturer/user.html", user=self.user, form=form, status=400,
                            history=audit_q.history(db.session, "users", str(self.user.id)))
-
-
-class RHChannelList(RHManufacturer):
-    """A channel list (dealers, hospitals): scoped to the user's reach, searchable,
-    filtered by region, keyset-paged."""
-
-    roles = CHANNEL_VIEWERS
-    query = staticmethod(channel_q.dealers_page)
-    template = ""
-
-    def get(self):
-        search, region_id = request.args.get("q", "")[:100], _region_id_arg()
-        page = self.query(db.session, channel_q.ChannelScope.of(current_user), request.args.get("after"), search,
-                          region_id)
-        return render_page(self.template, block="results", page=page, search=search, region_id=region_id,
-                           regions=channel_q.regions(db.session, max_level=1))
-
-
-class RHDealers(RHChannelList):
-    query = staticmethod(channel_q.dealers_page)
-    template = "manufacturer/dealers.html"
-
-
-class RHHospitals(RHChannelList):
-    query = staticmethod(channel_q.hospitals_page)
-    template = "manufacturer/hospitals.html"
 
 
 AUDITORS = ("admin", "qa_ra")

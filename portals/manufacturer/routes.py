@@ -1,6 +1,7 @@
 """URL map of the manufacturer portal."""
 from flask import Blueprint
 
+from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
@@ -10,8 +11,21 @@ bp.add_url_rule("/users", view_func=h.RHUsers.as_view("users"))
 bp.add_url_rule("/users/new", view_func=h.RHInviteUser.as_view("invite_user"))
 bp.add_url_rule("/users/<int:user_id>", view_func=h.RHUser.as_view("user"))
 bp.add_url_rule("/users/<int:user_id>/active", view_func=h.RHUserActive.as_view("user_active"))
-bp.add_url_rule("/dealers", view_func=h.RHDealers.as_view("dealers"))
-bp.add_url_rule("/hospitals", view_func=h.RHHospitals.as_view("hospitals"))
+bp.add_url_rule("/dealers", view_func=ch.RHDealers.as_view("dealers"))
+bp.add_url_rule("/dealers/new", view_func=ch.RHDealerNew.as_view("dealer_new"))
+bp.add_url_rule("/dealers/<int:dealer_id>", view_func=ch.RHDealerDetail.as_view("dealer"))
+bp.add_url_rule("/dealers/<int:dealer_id>/edit", view_func=ch.RHDealerEdit.as_view("dealer_edit"))
+bp.add_url_rule("/dealers/<int:dealer_id>/terms", view_func=ch.RHDealerTerms.as_view("dealer_terms"))
+bp.add_url_rule("/dealers/<int:dealer_id>/status", view_func=ch.RHDealerStatus.as_view("dealer_status"))
+bp.add_url_rule("/dealers/<int:dealer_id>/review", view_func=ch.RHDealerSubmitReview.as_view("dealer_review"))
+bp.add_url_rule("/dealers/<int:dealer_id>/qualifications", view_func=ch.RHQualificationUpload.as_view("qualification_upload"))
+bp.add_url_rule("/hospitals", view_func=ch.RHHospitals.as_view("hospitals"))
+bp.add_url_rule("/hospitals/new", view_func=ch.RHHospitalNew.as_view("hospital_new"))
+bp.add_url_rule("/hospitals/<int:hospital_id>", view_func=ch.RHHospitalDetail.as_view("hospital"))
+bp.add_url_rule("/hospitals/<int:hospital_id>/edit", view_func=ch.RHHospitalEdit.as_view("hospital_edit"))
+bp.add_url_rule("/hospitals/<int:hospital_id>/status", view_func=ch.RHHospitalStatus.as_view("hospital_status"))
+bp.add_url_rule("/regions", view_func=ch.RHRegions.as_view("regions"))
+bp.add_url_rule("/regions/new", view_func=ch.RHRegionNew.as_view("region_new"))
 bp.add_url_rule("/audit", view_func=h.RHAudit.as_view("audit"))
 bp.add_url_rule("/audit/export", view_func=h.RHAuditExport.as_view("audit_export"))
 bp.add_url_rule("/jobs", view_func=h.RHJobs.as_view("jobs"))

@@ -1,0 +1,54 @@
+"""Pieces the manufacturer's and the dealer's channel pages share: labels, reading a
+plain form into the values the channel operations take, and the uploaded scan."""
+from __future__ import annotations
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+
+from app.channel import operations as ops
+from app.core.db import db
+from app.core.errors import InvalidInput
+
+DEALER_STATUSES = {"pending": _l("Pending review"), "active": _l("Active"), "inactive": _l("Inactive"),
+                   "rejected": _l("Rejected")}
+TIERS = {"agent": _l("Agent"), "tier1": _l("Tier 1"), "tier2": _l("Tier 2")}
+QUALIFICATION_KINDS = {"business_license": _l("Business licence"),
+                       "operating_permit": _l("Medical-device operating permit (class III)"),
+                       "class2_filing": _l("Class-II medical-device filing")}
+QUALIFICATION_STATUSES = {"pending": _l("In review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                          "superseded": _l("Superseded")}
+
+
+def form_values(fields) -> dict:
+    """The named fields the form carries (absent ones are left unchanged)."""
+    return {f: request.form.get(f, "") for f in fields if f in request.form}
+
+
+def refused(err: InvalidInput) -> dict:
+    """An operation refused the input: nothing of this request is kept; the error by field."""
+    db.session.rollback()
+    return {err.field or "form": err.message}
+
+
+def labels() -> dict:
+    return dict(dealer_statuses=DEALER_STATUSES, tiers=TIERS, qualification_kinds=QUALIFICATION_KINDS,
+                qualification_statuses=QUALIFICATION_STATUSES, grades=ops.HOSPITAL_GRADES)
+
+
+QUALIFICATION_FIELDS = ("kind", "number", "device_classes", "scope", "issued_on", "valid_until")
+
+
+def uploaded_file() -> tuple[str, bytes] | None:
+    """The uploaded scan as (name, bytes), reading at most one byte past the limit."""
+    from app.channel.rules import MAX_SCAN_BYTES
+
+    storage = request.files.get("file")
+    if storage is None or not storage.filename:
+        return None
+    return storage.filename, storage.stream.read(MAX_SCAN_BYTES + 1)
+
+
+def qualification_values() -> dict:
+    values = form_values(QUALIFICATION_FIELDS)
+    values["device_classes"] = request.form.getlist("device_classes")
+    return values
