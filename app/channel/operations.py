@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.channel.models import QUALIFICATION_KINDS, Dealer, Hospital, Qualification, Region
-from app.channel.rules import MAX_SCAN_BYTES, qualification_gaps, scan_kind, uscc_valid
+from app.channel.rules import MAX_SCAN_BYTES, held_qualification_gaps, scan_kind, uscc_valid
 from app.compliance.operations import reason
 from app.core.errors import InvalidInput
 
@@ -261,7 +261,7 @@ def qualification_problems(session: Session, dealer: Dealer, statuses: tuple[str
     held = [(q.kind, q.valid_until) for q in _current_qualifications(session, dealer, statuses)]
     labels = {"business_license": _("a business licence that has not expired"),
               "device_permit": _("a medical-device operating permit or class-II filing that has not expired")}
-    return [labels[gap] for gap in qualification_gaps(held, on or today())]
+    return [labels[gap] for gap in held_qualification_gaps(held, on or today())]
 
 
 def _problems_message(problems: list[str]) -> str:

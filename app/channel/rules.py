@@ -44,7 +44,7 @@ def scan_kind(data: bytes) -> tuple[str, str] | None:
 
 # --- qualifications ----------------------------------------------------------------------
 
-def qualification_gaps(held: list[tuple[str, date | None]], today: date) -> list[str]:
+def held_qualification_gaps(held: list[tuple[str, date | None]], today: date) -> list[str]:
     """What keeps a dealer from trading, given the ``(kind, valid_until)`` of the
     qualifications it holds: a business licence, and a medical-device operating permit
     (class III) or class-II filing, each present and not expired (None: no expiry).
@@ -55,4 +55,141 @@ def qualification_gaps(held: list[tuple[str, date | None]], today: date) -> list
         gaps.append("business_license")
     if not valid & {"operating_permit", "class2_filing"}:
         gaps.append("device_permit")
+    return gaps
+
+
+# --- Authorizations (授权): overlap, containment, coverage, qualification gaps ----------
+# An authorization's reach as values, so the rules are checked without a database.
+# products: a product line id (int) or a frozenset of SKU ids; territory: a region's
+# materialised path ("/1/4/17/", its subtree is every path with that prefix) or a
+# frozenset of hospital ids; window: (valid_from, valid_until), both days inclusive.
+
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from datetime import date as _date  # noqa: E402
+from typing import Mapping as _Mapping  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class Reach:
+    dealer_id: int
+    products: int | frozenset
+    territory: str | frozenset
+    valid_from: _date
+    valid_until: _date
+    exclusive: bool = False
+    #: the dealer's upstream (逐级授权): a dealer never conflicts with its own upstream
+    upstream_id: int | None = None
+    #: what the caller wants back in a conflict (an id, a code)
+    key: object = None
+
+
+def products_overlap(a, b, sku_line: _Mapping[int, int]) -> bool:
+    """Whether two product reaches share a SKU (a line shares every SKU of that line)."""
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return bool(a & b)
+    if isinstance(a, frozenset):
+        a, b = b, a
+    if isinstance(b, frozenset):
+        return any(sku_line.get(s) == a for s in b)
+    return a == b
+
+
+def products_within(inner, outer, sku_line: _Mapping[int, int]) -> bool:
+    """Whether every SKU of ``inner`` is in ``outer``."""
+    if isinstance(outer, frozenset):
+        return isinstance(inner, frozenset) and inner <= outer
+    if isinstance(inner, frozenset):
+        return all(sku_line.get(s) == outer for s in inner)
+    return inner == outer
+
+
+def territories_overlap(a, b, hospital_path: _Mapping[int, str]) -> bool:
+    """Whether two territories share a hospital or a region (one subtree in the other)."""
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return bool(a & b)
+    if isinstance(a, frozenset):
+        a, b = b, a
+    if isinstance(b, frozenset):
+        return any(hospital_path.get(h, "").startswith(a) for h in b)
+    return a.startswith(b) or b.startswith(a)
+
+
+def territory_within(inner, outer, hospital_path: _Mapping[int, str]) -> bool:
+    if isinstance(outer, frozenset):
+        return isinstance(inner, frozenset) and inner <= outer
+    if isinstance(inner, frozenset):
+        return all(h in hospital_path and hospital_path[h].startswith(outer) for h in inner)
+    return inner.startswith(outer)
+
+
+def windows_overlap(a_from: _date, a_until: _date, b_from: _date, b_until: _date) -> bool:
+    return a_from <= b_until and b_from <= a_until
+
+
+def overlaps(a: Reach, b: Reach, sku_line: _Mapping[int, int] | None = None,
+             hospital_path: _Mapping[int, str] | None = None) -> bool:
+    """Whether two authorizations reach a common SKU × hospital × day."""
+    return (windows_overlap(a.valid_from, a.valid_until, b.valid_from, b.valid_until)
+            and products_overlap(a.products, b.products, sku_line or {})
+            and territories_overlap(a.territory, b.territory, hospital_path or {}))
+
+
+def _related(a: Reach, b: Reach) -> bool:
+    return a.dealer_id == b.dealer_id or a.upstream_id == b.dealer_id or b.upstream_id == a.dealer_id
+
+
+def conflicts(new: Reach, existing, sku_line: _Mapping[int, int] | None = None,
+              hospital_path: _Mapping[int, str] | None = None) -> list[Reach]:
+    """The existing authorizations ``new`` may not coexist with: another dealer's (not
+    its upstream's, nor its own sub-dealer's), either side exclusive, overlapping in
+    products, territory and time."""
+    return [e for e in existing
+            if not _related(new, e) and (new.exclusive or e.exclusive) and overlaps(new, e, sku_line, hospital_path)]
+
+
+def within(inner: Reach, outer: Reach, sku_line: _Mapping[int, int] | None = None,
+           hospital_path: _Mapping[int, str] | None = None) -> bool:
+    """Whether ``inner`` lies wholly inside ``outer`` (逐级授权: a second-tier dealer's
+    authorization inside its upstream's)."""
+    return (outer.valid_from <= inner.valid_from and inner.valid_until <= outer.valid_until
+            and products_within(inner.products, outer.products, sku_line or {})
+            and territory_within(inner.territory, outer.territory, hospital_path or {}))
+
+
+def covers(reach: Reach, sku_id: int, line_id: int, hospital_id: int, hospital_region_path: str, day: _date) -> bool:
+    """Whether an authorization lets its dealer sell ``sku_id`` to ``hospital_id`` on ``day``."""
+    if not reach.valid_from <= day <= reach.valid_until:
+        return False
+    products = sku_id in reach.products if isinstance(reach.products, frozenset) else reach.products == line_id
+    if isinstance(reach.territory, frozenset):
+        return products and hospital_id in reach.territory
+    return products and hospital_region_path.startswith(reach.territory)
+
+
+@_dataclass(frozen=True)
+class Licence:
+    """A dealer's qualification as the gate reads it."""
+
+    kind: str  # business_license | operating_permit | class2_filing
+    device_classes: frozenset
+    valid_until: _date | None
+    status: str = "approved"
+
+    def good_on(self, day: _date) -> bool:
+        return self.status == "approved" and (self.valid_until is None or self.valid_until >= day)
+
+
+def qualification_gaps(device_class: str | None, licences, day: _date) -> list[str]:
+    """What a dealer lacks to sell a device of ``device_class`` on ``day``: a business
+    licence always; for class III an operating permit (经营许可证) covering III; for class
+    II a permit covering II or a class-II filing (备案凭证)."""
+    good = [lic for lic in licences if lic.good_on(day)]
+    gaps = []
+    if not any(lic.kind == "business_license" for lic in good):
+        gaps.append("business_license")
+    if device_class == "III" and not any(lic.kind == "operating_permit" and "III" in lic.device_classes for lic in good):
+        gaps.append("operating_permit")
+    if device_class == "II" and not any(
+            (lic.kind == "operating_permit" and "II" in lic.device_classes) or lic.kind == "class2_filing" for lic in good):
+        gaps.append("class2_filing")
     return gaps

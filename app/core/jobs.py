@@ -64,14 +64,17 @@ class JobKind:
     #: manufacturer roles that may see and retry anyone's job of this kind
     roles: tuple[str, ...] = ("admin",)
     timeout: int = 1800
+    #: called as ``on_done(session, job, document)`` in the transaction that records the
+    #: document, so the business record can point at it (e.g. an authorization's letter)
+    on_done: Callable | None = None
 
 
 KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, label, roles: tuple[str, ...] = ("admin",), timeout: int = 1800):
+def job_kind(name: str, label, roles: tuple[str, ...] = ("admin",), timeout: int = 1800, on_done: Callable | None = None):
     def register(fn):
-        KINDS[name] = JobKind(name, fn, label, roles, timeout)
+        KINDS[name] = JobKind(name, fn, label, roles, timeout, on_done)
         return fn
 
     return register
@@ -228,6 +231,8 @@ def _run(tenant_slug: str, job_id: int) -> str:
         session.flush()
         job.document_id, job.status, job.progress = document.id, "done", 100
         job.finished_at = session.execute(select(func.now())).scalar()
+        if kind.on_done is not None:
+            kind.on_done(session, job, document)
     return "done"
 
 

@@ -1,0 +1,97 @@
+"""Reading an operation's ``values``: typed values pass through, text from a form or an
+imported cell is parsed, and anything wrong is an ``InvalidInput`` naming the field."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+
+from app.core.errors import InvalidInput
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(values: dict, field: str, required: bool = False, max_length: int = 200) -> str | None:
+    value = values.get(field)
+    if _blank(value):
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    value = str(value).strip()
+    if len(value) > max_length:
+        raise InvalidInput(field, _("Use at most %(n)d characters.", n=max_length))
+    return value
+
+
+def day(values: dict, field: str, required: bool = False) -> date | None:
+    value = values.get(field)
+    if _blank(value):
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidInput(field, _("Enter a date as YYYY-MM-DD.")) from None
+
+
+def money(values: dict, field: str, required: bool = False) -> Decimal | None:
+    """A positive amount in CNY, at most two decimals."""
+    value = values.get(field)
+    if _blank(value):
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip().replace(",", "").lstrip("¥"))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(field, _("Enter an amount such as 1280.00.")) from None
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidInput(field, _("Enter an amount greater than zero."))
+    if amount.as_tuple().exponent < -2 or amount >= Decimal("1e12"):
+        raise InvalidInput(field, _("Enter an amount such as 1280.00."))
+    return amount
+
+
+def ident(values: dict, field: str, required: bool = False) -> int | None:
+    value = values.get(field)
+    if _blank(value) or value == 0 or value == "0":
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(field, _("Choose a valid option."))
+    if isinstance(value, int):
+        return value
+    text_value = str(value).strip()
+    if not text_value.isdigit() or len(text_value) > 18:
+        raise InvalidInput(field, _("Choose a valid option."))
+    return int(text_value)
+
+
+def idents(values: dict, field: str) -> list[int] | None:
+    """A list of ids: a list, or text separated by commas/spaces; None when empty."""
+    value = values.get(field)
+    if _blank(value) or value == []:
+        return None
+    items = value if isinstance(value, (list, tuple, set, frozenset)) else str(value).replace(",", " ").split()
+    out = []
+    for item in items:
+        one = ident({field: item}, field)
+        if one is not None and one not in out:
+            out.append(one)
+    return out or None
+
+
+def flag(values: dict, field: str) -> bool:
+    value = values.get(field)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y", "是")
+    return bool(value)
