@@ -25,15 +25,7 @@ def by_code(model):
 def _apply_region(session, values, existing, user):
     from app.channel import operations as ops
 
-    if hasattr(ops, "save_region"):
-        return ops.save_region(session, values, existing)
-    parent = session.get(Region, values["parent_id"]) if values.get("parent_id") else None
-    if existing is None:
-        return ops.add_region(session, values["code"], values["name"], values["name_en"], parent)
-    for key in ("name", "name_en"):
-        if key in values:
-            setattr(existing, key, values[key])
-    return existing
+    return ops.save_region(session, values, existing)
 
 
 register_import(ImportSpec(
@@ -124,21 +116,39 @@ register_import(ImportSpec(
 
 # --- authorizations ------------------------------------------------------------------------
 
+AUTHORIZATION_KEY = ("dealer_id", "product_line_id", "sku_ids", "region_id", "hospital_ids", "valid_from", "valid_until")
+
+
+def _find_authorization(session, values):
+    """An active authorization with exactly this reach and window (a file imported twice)."""
+    stmt = select(Authorization).where(Authorization.status == "active")
+    for key in AUTHORIZATION_KEY:
+        column, value = getattr(Authorization, key), values.get(key)
+        if value is None:
+            stmt = stmt.where(column.is_(None))
+        elif isinstance(value, list):
+            stmt = stmt.where(column == sorted(value))
+        else:
+            stmt = stmt.where(column == value)
+    return session.scalars(stmt.limit(1)).first()
+
+
 def _apply_authorization(session, values, existing, user):
     from app.channel import authorizations
 
     if existing is not None:
-        raise InvalidInput("code", _("An authorization with this code exists already; authorizations are changed "
-                                     "on their own page, not by import."))
-    return authorizations.create_authorization(session, values)
+        raise InvalidInput("dealer_id", _("This dealer already holds this authorization (%(code)s).",
+                                          code=existing.code))
+    values = {k: sorted(v) if isinstance(v, list) else v for k, v in values.items()}
+    return authorizations.create_authorization(session, values, requested_by=user)
 
 
 register_import(ImportSpec(
-    name="authorizations", label=_l("Authorizations"), roles=IMPORT_ROLES, key=("code",),
-    find=by_code(Authorization), apply=_apply_authorization,
-    description=_l("New authorizations: a dealer, a product line or SKUs, a region or hospitals, a period."),
+    name="authorizations", label=_l("Authorizations"), roles=IMPORT_ROLES, key=AUTHORIZATION_KEY,
+    find=_find_authorization, apply=_apply_authorization,
+    description=_l("New authorizations: a dealer, a product line or SKUs, a region or hospitals, a period. "
+                   "Each gets its code and its letter (授权书)."),
     columns=(
-        Column("code", "授权编码", "Authorization code", Text(30, upper=True), required=True, example="AU-2025-101"),
         Column("dealer_id", "经销商编码", "Dealer code", Reference(Dealer, _l("dealer")), required=True,
                example="D-SH-001"),
         Column("product_line_id", "产品线编码", "Product line code", Reference(ProductLine, _l("product line")),

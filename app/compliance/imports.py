@@ -423,14 +423,15 @@ def import_table(session: Session, spec: ImportSpec, table: Table, user=None,
     # Duplicates inside the file: reported on every row that shares a key.
     seen: dict[tuple, list[int]] = {}
     for number, values, _raws in parsed:
-        if all(k in values for k in spec.key):
-            seen.setdefault(tuple(_key_part(values[k]) for k in spec.key), []).append(number)
-    key_header = " + ".join(spec.column(k).header for k in spec.key if spec.column(k))
+        if spec.key and spec.key[0] in values:
+            seen.setdefault(tuple(_key_part(values.get(k)) for k in spec.key), []).append(number)
+    key_header = " + ".join(spec.column(k).header for k in spec.key if spec.column(k)) if len(spec.key) <= 3 \
+        else _("values")
     for key, numbers in seen.items():
         if len(numbers) > 1:
             for number in numbers:
                 others = ", ".join(str(n) for n in numbers if n != number)
-                outcome.add(number, key_header, " / ".join(str(k) for k in key),
+                outcome.add(number, key_header, " / ".join(str(_as_text(k)) for k in key if k is not None),
                             _("Duplicate: rows %(rows)s of this file have the same %(key)s.", rows=others, key=key_header))
                 bad_rows.add(number)
 
@@ -464,7 +465,7 @@ def import_table(session: Session, spec: ImportSpec, table: Table, user=None,
 
 
 def _key_part(value):
-    return value.upper() if isinstance(value, str) else tuple(value) if isinstance(value, list) else value
+    return value.upper() if isinstance(value, str) else tuple(sorted(value)) if isinstance(value, list) else value
 
 
 def _forget_audit_chain(session: Session) -> None:
