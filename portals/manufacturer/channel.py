@@ -49,7 +49,7 @@ class RHDealers(RHManufacturer):
         page = channel_q.dealers_page(db.session, _scope(), request.args.get("after"), search, region_id,
                                       status=status, tier=tier)
         return render_page("manufacturer/dealers.html", block="results", page=page, search=search, region_id=region_id,
-                           status=status, tier=tier, regions=channel_q.regions(db.session, max_level=1),
+                           status_filter=status, tier=tier, regions=channel_q.regions(db.session, max_level=1),
                            can_create=RHDealerNew.allows(current_user), **labels())
 
 
@@ -212,7 +212,7 @@ class RHHospitals(RHManufacturer):
         page = channel_q.hospitals_page(db.session, _scope(), request.args.get("after"), search, region_id,
                                         grade=grade, serving_dealer_id=dealer_id, status=status)
         return render_page("manufacturer/hospitals.html", block="results", page=page, search=search,
-                           region_id=region_id, grade=grade, dealer_id=dealer_id, status=status,
+                           region_id=region_id, grade=grade, dealer_id=dealer_id, status_filter=status,
                            regions=channel_q.regions(db.session, max_level=1),
                            dealers=channel_q.dealer_choices(db.session), can_create=RHHospitalNew.allows(current_user),
                            **labels())
