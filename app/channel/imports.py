@@ -67,7 +67,8 @@ register_import(ImportSpec(
                example="91320200MA1XXXXXXX", note=_l("18 characters, checked with its check character.")),
         Column("tier", "层级", "Tier", Choice(TIER_OPTIONS), example="一级经销商"),
         Column("upstream_dealer_id", "上级经销商编码", "Upstream dealer code", Reference(Dealer, _l("dealer")),
-               note=_l("Second-tier dealers only: the dealer that authorizes them.")),
+               note=_l("Second-tier dealers only: the dealer that authorizes them, already entered "
+                       "(import first-tier dealers first).")),
         Column("region_id", "区域编码", "Region code", Reference(Region, _l("region")), required=True, example="JS-WX"),
         Column("contact_name", "联系人", "Contact", Text(100), example="王磊"),
         Column("contact_phone", "联系电话", "Phone", Text(40), example="0510-8888 6666"),

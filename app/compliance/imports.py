@@ -12,6 +12,12 @@ there is none and it is not a dry run.
 
 Blank optional cells leave the current value unchanged (and take the default for a new
 record): an import never erases data by omission.
+
+Transactions: the job runs the whole file in one tenant transaction. When the file is
+taken, the import's own record (status, counts) is written in that same transaction, so
+data and outcome commit together and a re-run of the job finds the import finished;
+when it is refused or only checked, everything is rolled back and the outcome is
+written in a new, short transaction.
 """
 from __future__ import annotations
 
@@ -227,7 +233,6 @@ class Reference(Parser):
     def __init__(self, model, label, code_attr: str = "code", upper: bool = True):
         self.model, self.label, self.code_attr, self.upper = model, label, code_attr, upper
         self.ids: dict[str, int] = {}
-        self.session: Session | None = None
         self.hint = _l("The code of an existing %(what)s", what=label)
 
     def _key(self, raw) -> str:
@@ -235,7 +240,7 @@ class Reference(Parser):
         return text.upper() if self.upper else text
 
     def prepare(self, session, raws):
-        self.session, self.ids = session, {}
+        self.ids = {}
         codes = sorted({self._key(r) for r in raws if r is not None and not isinstance(r, Rejected)})
         column = getattr(self.model, self.code_attr)
         for i in range(0, len(codes), 1000):
@@ -243,12 +248,8 @@ class Reference(Parser):
                 self.ids[self._key(code)] = id_
 
     def resolve(self, code: str) -> int:
-        if code not in self.ids and self.session is not None:
-            # not there when the file was read: perhaps made by an earlier row of this file
-            column = getattr(self.model, self.code_attr)
-            found = self.session.scalar(select(self.model.id).where(column == code))
-            if found is not None:
-                self.ids[code] = found
+        # Every row is parsed before any is applied: a code must name a record that
+        # exists before the import (a record made by another row of the file does not count).
         if code not in self.ids:
             raise CellError(_("No %(what)s has the code “%(code)s”.", what=self.label, code=code))
         return self.ids[code]
