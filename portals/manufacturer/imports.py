@@ -166,8 +166,8 @@ class RHImportRun(RHManufacturer):
         upload = compliance_q.document_for(db.session, current_user, run.upload_document_id)
         return render_page("manufacturer/import.html", block="status", run=run, spec=self.spec, job=job,
                            upload=upload, errors=run.errors[:ERRORS_SHOWN], errors_shown=ERRORS_SHOWN,
-                           running=run.status in ("queued", "running") and job is not None
-                           and job.status in ("requested", "running"),
+                           # until the job has also stored the report (it finishes just after the import)
+                           running=job is not None and job.status in ("requested", "running"),
                            can_retry=job is not None and compliance_q.may_manage_job(current_user, job))
 
 

@@ -54,6 +54,7 @@ def test_channel_manager_imports_hospitals_and_sees_the_result(world, page_for, 
         page.wait_for_selector("section.outcome-imported", timeout=60_000)  # polled in place until the job ends
         assert "医院.xlsx" in page.locator("dl.facts").first.inner_text()
         assert page.locator("section.outcome dl.facts dd").first.inner_text() == "2"
+        assert page.locator("section.outcome a[href^='/documents/']").count() == 1  # the validation report
         assert no_sideways_scroll(page)
         shot(page, f"import-done-{size['width']}")
         page.goto(f"{base}/manufacturer/hospitals?q={tag}")
