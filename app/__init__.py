@@ -50,6 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app.channel import authorizations as _authorizations  # noqa: F401  (registers the letter job)
     from app.compliance import expiry as _expiry  # noqa: F401  (registers the expiry watch job and schedule)
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
+    from app.compliance.imports import load_specs
+
+    load_specs()  # import specs and list exports, registered by each domain
     from app.core import templating
     import portals
 

@@ -1,4 +1,5 @@
-"""Audit trail exports, run in the background (CSV for spreadsheets, PDF for the file)."""
+"""Background jobs of the compliance domain: audit trail exports (CSV, Excel, PDF), the
+printed approval record, and data migration (imports and list exports)."""
 from __future__ import annotations
 
 import csv
@@ -7,6 +8,7 @@ import json
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
 
 from app.compliance.queries import AuditFilter, audit_count, audit_rows
 from app.core.jobs import JobContext, Output, job_kind
@@ -96,3 +98,103 @@ def approval_record_pdf(ctx: JobContext) -> Output:
                           signatures=signatures, tenant=ctx.tenant)
         filename = f"approval-{request.id}-v{request.version}.pdf"
     return Output(filename, data, "application/pdf", "pdf")
+
+
+# --- data migration: imports and list exports --------------------------------------------
+
+@job_kind("data.import", _l("Data import"), roles=("admin", "channel_manager", "qa_ra", "finance"))
+def data_import(ctx: JobContext) -> Output:
+    """Check an uploaded file row by row and, if every row is right and it is not a dry
+    run, keep all its writes in one transaction; the validation report is the output.
+    Safe to run twice: a finished import only rebuilds its report."""
+    from app.compliance import imports
+    from app.compliance.models import Document, ImportRun
+    from app.compliance.operations import Actor, reason, record_event, set_context
+    from app.core.jobs import JobRefused
+    from app.core.storage import get_storage
+    from app.identity.models import User
+
+    run_id = int(ctx.params["import_run_id"])
+    with ctx.session() as session:
+        run = session.get(ImportRun, run_id, with_for_update=True)
+        if run is None:
+            raise JobRefused("no such import")
+        upload = session.get(Document, run.upload_document_id)
+        spec = imports.SPECS.get(run.entity)
+        finished = run.status in ("imported", "checked", "rejected")
+        if not finished:
+            run.status = "running"
+        info = dict(entity=run.entity, filename=run.filename, dry_run=run.dry_run, key=upload.storage_key,
+                    sha256=upload.sha256, user_id=run.requested_by_id, status=run.status,
+                    errors=list(run.errors), total=run.total_rows, taken=run.taken_rows)
+    if spec is None:
+        raise JobRefused(f"no import for {info['entity']!r}")
+    data = get_storage().get(info["key"], info["sha256"])
+    if finished:  # a second run of a finished import: the same report again, nothing applied
+        from app.core.tabular import TableError, read_table
+
+        try:
+            table = read_table(info["filename"], data)
+        except TableError:
+            table = None
+        outcome = imports.Outcome(total=info["total"], taken=info["taken"])
+        for e in info["errors"]:
+            outcome.add(e["row"], e["column"], e["value"], e["message"])
+        return _import_report(ctx, run_id, spec, info, table, outcome, info["status"])
+
+    def progress(done: int, total: int) -> None:
+        ctx.progress(int(95 * done / max(total, 1)), _("Row %(done)d of %(total)d", done=done, total=total))
+
+    try:
+        with ctx.session() as session:
+            user = session.get(User, info["user_id"]) if info["user_id"] else None
+            set_context(session, Actor.user(user) if user else Actor.system("data import"))
+            with reason(session, _("Import #%(id)d (%(file)s)", id=run_id, file=info["filename"])):
+                table, outcome = imports.check_and_import(session, spec, info["filename"], data, user, progress)
+            status = "rejected" if outcome.errors else "checked" if info["dry_run"] else "imported"
+            if status != "imported":
+                session.rollback()  # all or nothing; the outcome is written in a new, short transaction
+            run = session.get(ImportRun, run_id)
+            stored = outcome.errors[:imports.MAX_STORED_ERRORS]
+            if len(outcome.errors) > len(stored):
+                stored.append({"row": None, "column": "", "value": "", "message": _(
+                    "… and %(n)d more errors: see the report.", n=len(outcome.errors) - len(stored))})
+            run.status, run.total_rows, run.taken_rows, run.errors = status, outcome.total, outcome.taken, stored
+            run.finished_at = session.execute(select(func.now())).scalar()
+            record_event(session, "import", "import_runs", run_id, after={
+                "entity": info["entity"], "filename": info["filename"], "dry_run": info["dry_run"], "status": status,
+                "rows": outcome.total, "taken": outcome.taken, "errors": len(outcome.errors)})
+    except Exception:
+        with ctx.session() as session:
+            set_context(session, Actor.system("data import"))
+            run = session.get(ImportRun, run_id)
+            if run is not None and run.status == "running":
+                run.status = "failed"
+        raise
+    return _import_report(ctx, run_id, spec, info, table, outcome, status)
+
+
+def _import_report(ctx, run_id, spec, info, table, outcome, status) -> Output:
+    from app.compliance import imports
+
+    data = imports.report_xlsx(spec, info["filename"], table, outcome, status, info["dry_run"])
+    return Output(f"import-{run_id}-report.xlsx", data, imports.XLSX_TYPE, "xlsx")
+
+
+@job_kind("data.export_xlsx", _l("List export (Excel)"), roles=("admin",))
+def data_export_xlsx(ctx: JobContext) -> Output:
+    """Every row of a list as its requester sees it there (same scope and filters)."""
+    from app.compliance import exports
+    from app.core.jobs import JobRefused
+    from app.identity.models import User
+
+    export = exports.EXPORTS.get(ctx.params.get("list", ""))
+    if export is None:
+        raise JobRefused("no such list")
+    with ctx.session() as session:
+        user = session.get(User, ctx.requested_by_id) if ctx.requested_by_id else None
+        if user is None or not user.active or not export.allows(user):
+            raise JobRefused("the requester may not see this list")
+        data = exports.export_xlsx(session, export, user, dict(ctx.params.get("params") or {}),
+                                   lambda n: ctx.progress(min(95, 5 + n // 200), _("%(n)d rows", n=n)))
+    return Output(f"{export.name}-{ctx.tenant.slug}-{ctx.job_id}.xlsx", data, exports.XLSX_TYPE, "xlsx")

@@ -18,7 +18,7 @@ ACTION_LABELS = {
     "change_password": _l("Changed password"), "set_language": _l("Changed language"),
     "activate": _l("Activated"), "deactivate": _l("Deactivated"),
     "request_job": _l("Requested a job"), "retry_job": _l("Retried a job"), "job_failed": _l("Job failed"),
-    "download": _l("Downloaded"), "bulk_generate": _l("Bulk load"),
+    "download": _l("Downloaded"), "bulk_generate": _l("Bulk load"), "import": _l("Imported a file"),
     "approve": _l("Approved"), "reject": _l("Rejected"), "return": _l("Returned for changes"),
     "withdraw": _l("Withdrawn"), "resubmit": _l("Resubmitted"), "signature_refused": _l("Signature refused"),
     "enable_totp": _l("Turned on two-step verification"), "disable_totp": _l("Turned off two-step verification"),
@@ -31,6 +31,7 @@ ENTITY_LABELS = {
     "approval_chains": _l("Approval chain"), "approval_steps": _l("Approval step"), "signatures": _l("Signature"),
     "delegations": _l("Delegation"),
     "registrations": _l("Registration certificate"),
+    "import_runs": _l("Import"),
 }
 HASHED_FIELDS = (
     "seq", "occurred_at", "actor_type", "actor_id", "actor_label", "action", "entity_type",

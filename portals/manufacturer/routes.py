@@ -5,6 +5,7 @@ from portals.manufacturer import authorizations as auth_h
 from portals.manufacturer import catalog as cat
 from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
+from portals.manufacturer import imports as data
 from portals.manufacturer import pricing as pricing_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
@@ -56,6 +57,10 @@ bp.add_url_rule("/tender-prices", view_func=pricing_h.RHTenderPrices.as_view("te
 bp.add_url_rule("/tender-prices/new", view_func=pricing_h.RHTenderPriceNew.as_view("tender_price_new"))
 bp.add_url_rule("/tender-prices/<int:tender_id>", view_func=pricing_h.RHTenderPrice.as_view("tender_price"))
 bp.add_url_rule("/price-check", view_func=pricing_h.RHPriceCheck.as_view("price_check"))
+bp.add_url_rule("/imports", view_func=data.RHImports.as_view("imports"))
+bp.add_url_rule("/imports/template/<entity>", view_func=data.RHImportTemplate.as_view("import_template"))
+bp.add_url_rule("/imports/<int:run_id>", view_func=data.RHImportRun.as_view("import_run"))
+bp.add_url_rule("/exports", view_func=data.RHExportList.as_view("export_list"))
 
 bp.add_url_rule("/skus", view_func=cat.RHSkus.as_view("skus"))
 bp.add_url_rule("/skus/new", view_func=cat.RHSkuNew.as_view("sku_new"))
