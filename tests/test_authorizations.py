@@ -167,7 +167,14 @@ def _qualify(s, dealer_id, *kinds):
 
 def test_sellability_lists_every_block_until_the_sale_may_go_ahead(as_tenant, acme):
     day = date(2037, 3, 1)
-    dealer, sku, hospital = acme["D-FJ-001"], acme["SH-LAAO-27"], acme["H-FJ-001"]
+    hospital = acme["H-FJ-001"]
+    with as_tenant("acme") as s:  # a new dealer with no papers yet, a new product not yet registered
+        new_dealer = Dealer(code="D-FJ-901", name="福建新启医疗器械有限公司", region_id=acme["region:FJ"], status="active")
+        new_sku = Sku(code="SH-LAAO-31", name="左心耳封堵器系统", specification="31 mm", unit="套",
+                      product_line_id=acme["line:SH"])
+        s.add_all([new_dealer, new_sku])
+        s.flush()
+        dealer, sku = new_dealer.id, new_sku.id
     with as_tenant("acme") as s:
         codes = {b.code for b in auth_ops.sellability(s, dealer, sku, hospital, day)}
     assert {"sku_unregistered", "qualification_business_license", "not_authorized"} <= codes
@@ -189,7 +196,7 @@ def test_sellability_lists_every_block_until_the_sale_may_go_ahead(as_tenant, ac
         assert auth_ops.sellability(s, dealer, sku, hospital, day) == []
         assert [b.code for b in auth_ops.sellability(s, dealer, sku, acme["H-GD-001"], day)] == ["not_authorized"]
         assert "not_authorized" in {b.code for b in auth_ops.sellability(s, dealer, sku, hospital, date(2038, 1, 1))}
-        assert [d.dealer.code for d in auth_ops.authorized_dealers(s, sku, hospital, day)] == ["D-FJ-001"]
+        assert [d.dealer.code for d in auth_ops.authorized_dealers(s, sku, hospital, day)] == ["D-FJ-901"]
         assert auth_ops.authorized_dealers(s, sku, acme["H-GD-001"], day) == []
 
 

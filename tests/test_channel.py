@@ -550,11 +550,12 @@ def test_dealer_pages_belong_to_dealers_only_and_each_to_its_own(signed_in):
     assert "华东医疗器械有限公司" in signed_in("acme", "dealer1").get("/dealer/profile").get_data(as_text=True)
 
 
-def test_editing_a_seeded_second_tier_dealer_keeps_its_chain_as_it_is(as_tenant):
+def test_editing_a_second_tier_dealer_keeps_its_chain_as_it_is(as_tenant):
     with as_tenant("acme") as session:
-        hebei = session.scalar(select(Dealer).where(Dealer.code == "D-HE-001"))  # tier 2, upstream not recorded yet
+        hebei = session.scalar(select(Dealer).where(Dealer.code == "D-HE-001"))  # tier 2 under 北京华瑞通
+        upstream = hebei.upstream_dealer_id
         ops.save_dealer(session, {"contact_name": "孙丽", "credit_limit": "300000", "tier": "tier2"}, hebei)
-        assert hebei.credit_limit == 300000 and hebei.upstream_dealer_id is None
+        assert hebei.credit_limit == 300000 and hebei.upstream_dealer_id == upstream is not None
         with pytest.raises(InvalidInput) as err:
             ops.save_dealer(session, {"tier": "agent", "upstream_dealer_id": str(hebei.id)}, hebei)
         assert err.value.field == "upstream_dealer_id"
