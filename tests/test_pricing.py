@@ -252,3 +252,20 @@ def test_band_and_tender_forms_save_and_refuse_with_the_field(signed_in, acme): 
                                                    "valid_until": "2041-12-31"})
     assert t.status_code == 400 and "alliance" in t.get_data(as_text=True).lower()
     assert "CV-INF-30" in b.get("/manufacturer/price-bands?q=CV-INF").get_data(as_text=True)
+
+
+def test_a_long_price_list_is_searched_and_paged_not_shown_whole(signed_in, as_tenant):
+    from app.core.pagination import PER_PAGE
+    from app.pricing.models import PriceList
+
+    with as_tenant("acme") as s:
+        list_id = s.scalar(select(PriceList.id).where(PriceList.code == "PL-2026-DIST"))
+        items = s.query(PriceListItem).filter_by(price_list_id=list_id).count()
+    channel = signed_in("acme", "channel")
+    page = channel.get(f"/manufacturer/price-lists/{list_id}?q=CV-DES").get_data(as_text=True)
+    stents = page[page.index('id="results"'):page.index('id="add-sku"')]  # the list, not the add form's choices
+    assert stents.count("CV-DES-") >= 5 and "IVD-HSTNI-100" not in stents
+    fragment = channel.get(f"/manufacturer/price-lists/{list_id}?q=IVD", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
+    assert "IVD-HSTNI-100" in fragment.get_data(as_text=True) and "CV-DES-2518" not in fragment.get_data(as_text=True)
+    assert items < PER_PAGE and 'rel="next"' not in stents  # one page: no next link (the pager keeps the list's id)

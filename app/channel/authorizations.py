@@ -140,13 +140,16 @@ def _check_overlap(session: Session, new: rules.Reach, exclude_id: int | None = 
     found = rules.conflicts(new, existing, sku_line, hospital_path)
     if found:
         other: Authorization = found[0].key
+        facts = dict(code=other.code, dealer=other.dealer.name, start=other.valid_from.isoformat(),
+                     end=other.valid_until.isoformat())
+        if other.exclusive:
+            raise InvalidInput(None, _(
+                "Refused: this overlaps the exclusive authorization %(code)s of %(dealer)s (%(start)s to %(end)s) "
+                "in products, territory and time. Narrow the products, territory or dates, or revoke %(code)s first.",
+                **facts))
         raise InvalidInput(None, _(
-            "Refused: this overlaps the exclusive authorization %(code)s of %(dealer)s (%(start)s to %(end)s) "
-            "in products, territory and time. Narrow the products, territory or dates, or revoke %(code)s first."
-            if other.exclusive else
             "Refused: an exclusive authorization may not overlap the authorization %(code)s of %(dealer)s "
-            "(%(start)s to %(end)s). Narrow the products, territory or dates, or make it non-exclusive.",
-            code=other.code, dealer=other.dealer.name, start=other.valid_from.isoformat(), end=other.valid_until.isoformat()))
+            "(%(start)s to %(end)s). Narrow the products, territory or dates, or make it non-exclusive.", **facts))
 
 
 def _check_upstream(session: Session, dealer: Dealer, new: rules.Reach, field_name: str = "dealer_id") -> None:

@@ -193,6 +193,7 @@ TENANTS = {
 MANUFACTURER_USERS = [
     ("admin", "系统管理员", ["admin"], []),
     ("channel", "渠道经理 周婷", ["channel_manager"], []),
+    ("channel2", "渠道经理 王磊", ["channel_manager"], []),
     ("sales.east", "华东区域经理 沈浩", ["regional_manager"], ["EAST"]),
     ("sales.south", "华南区域经理 梁宇", ["regional_manager"], ["SOUTH"]),
     ("finance", "财务 许文静", ["finance"], []),

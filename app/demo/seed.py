@@ -135,6 +135,11 @@ def seed_master_data(session: Session, slug: str) -> str:
     from app.pricing.models import PriceBand, PriceList, PriceListItem, TenderPrice
 
     md = master_data
+    known = set(session.scalars(select(User.email)))
+    for local, name, roles, _regions in data.MANUFACTURER_USERS:  # logins added since stage 1
+        if f"{local}@{slug}.test" not in known:
+            session.add(User(email=f"{local}@{slug}.test", name=name, portal="manufacturer", roles=roles,
+                             password_hash=hash_password(data.PASSWORD)))
     tenant_name = data.TENANTS[slug]["name"]
     regions = {r.code: r for r in session.scalars(select(Region))}
     lines = {p.code: p for p in session.scalars(select(ProductLine))}

@@ -267,9 +267,14 @@ def price_list_for(session: Session, scope: ChannelScope, price_list_id: int) ->
     return session.scalars(stmt).unique().one_or_none()
 
 
-def price_list_items(session: Session, price_list: PriceList) -> list[PriceListItem]:
-    return list(session.scalars(select(PriceListItem).join(Sku, Sku.id == PriceListItem.sku_id)
-                                .where(PriceListItem.price_list_id == price_list.id).order_by(Sku.code)).unique())
+def price_list_items_page(session: Session, price_list: PriceList, cursor: str | None, search: str = "") -> Page:
+    """One page of a price list's items by SKU code (a national list holds every SKU:
+    tens of thousands of rows), searched in SKU code and name."""
+    stmt = select(PriceListItem).join(Sku, Sku.id == PriceListItem.sku_id).where(
+        PriceListItem.price_list_id == price_list.id)
+    if search := search.strip():
+        stmt = stmt.where(or_(Sku.code.ilike(f"%{search}%"), Sku.name.ilike(f"%{search}%")))
+    return keyset_page(session, stmt, (Sku.code, PriceListItem.id), lambda i: (i.sku.code, i.id), cursor)
 
 
 def _sku_search(stmt, search: str):

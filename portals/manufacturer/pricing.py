@@ -86,8 +86,10 @@ class RHPriceList(RHManufacturer):
 
     def _page(self, errors=None, status=200, add=None):
         pl = self.price_list
-        return render_page("manufacturer/price_list.html", status=status, price_list=pl,
-                           items=pricing_q.price_list_items(db.session, pl), errors=errors or {}, add=add or {},
+        search = request.args.get("q", "")[:100]
+        page = pricing_q.price_list_items_page(db.session, pl, request.args.get("after"), search)
+        return render_page("manufacturer/price_list.html", block="results", status=status, price_list=pl, page=page,
+                           search=search, errors=errors or {}, add=add or {},
                            edit_id=_int_arg(request.args, "edit"), may_edit=current_user.has_role(*LIST_EDITORS),
                            skus=pricing_q.sku_choices(db.session), channels=pricing_q.CHANNEL_LABELS,
                            history=audit_q.history(db.session, "price_lists", str(pl.id)))
