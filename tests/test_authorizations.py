@@ -111,7 +111,7 @@ def test_second_tier_dealer_must_stay_within_its_upstreams_authorization(as_tena
     with pytest.raises(InvalidInput) as err:
         _create(as_tenant, dealer_id=acme["D-JS-002"], product_line_id=acme["line:IVD"],
                 region_id=acme["region:JS-SZ"], **_window(2035))
-    assert "upstream" in err.value.message
+    assert "上级经销商" in err.value.message
     with as_tenant("acme") as s:
         s.get(Dealer, acme["D-JS-002"]).upstream_dealer_id = acme["D-JS-001"]
     _create(as_tenant, dealer_id=acme["D-JS-001"], product_line_id=acme["line:IVD"], region_id=acme["region:JS"],
@@ -257,7 +257,7 @@ def test_revoke_and_extend_from_the_page(signed_in, as_tenant, acme):
     b = signed_in("acme", "channel")
     path = f"/manufacturer/authorizations/{a_id}"
     no_reason = b.post(path + "/extend", {"valid_until": "2043-12-31", "reason": ""}, token_from=path)
-    assert no_reason.status_code == 400 and "audit trail" in no_reason.get_data(as_text=True)
+    assert no_reason.status_code == 400 and "审计留痕" in no_reason.get_data(as_text=True)
     assert b.post(path + "/extend", {"valid_until": "2043-12-31", "reason": "续签一年"}, token_from=path).status_code == 303
     assert b.post(path + "/revoke", {"reason": "停止合作"}, token_from=path).status_code == 303
     html = b.get(path).get_data(as_text=True)

@@ -158,7 +158,7 @@ def test_price_is_edited_inline_and_errors_stay_in_the_row(signed_in, today_pric
     form = b.get(url + "?edit=1", headers=HX).get_data(as_text=True)
     assert form.lstrip().startswith("<tr") and 'name="price"' in form
     bad = b.post(url, {"price": "-3"}, token_from=f"/manufacturer/price-lists/{today_prices['price_list']}", headers=HX)
-    assert bad.status_code == 200 and "greater than zero" in bad.get_data(as_text=True)
+    assert bad.status_code == 200 and "请输入大于零的金额" in bad.get_data(as_text=True)
     good = b.post(url, {"price": "149,800.50"}, token_from=f"/manufacturer/price-lists/{today_prices['price_list']}",
                   headers=HX)
     row = good.get_data(as_text=True)
@@ -178,7 +178,7 @@ def test_add_item_and_create_price_list_with_errors_shown(signed_in, today_price
     assert ok.status_code == 303
     dup = b.post("/manufacturer/price-lists/new", {"code": "PL-SH-AGT-NOW", "name": "x", "channel": "agent",
                                                     "valid_from": "2026-01-01", "status": "active"})
-    assert dup.status_code == 400 and "already exists" in dup.get_data(as_text=True)
+    assert dup.status_code == 400 and "已存在" in dup.get_data(as_text=True)
     assert b.get("/manufacturer/tender-prices/new").status_code == 403  # finance: bands and lists, not awards
 
 

@@ -518,7 +518,7 @@ def report_xlsx(spec: ImportSpec | None, filename: str, table: Table | None, out
     if table is not None:
         rows = ([row.number] + [_cell_text(v) for v in row.values] + ["; ".join(outcome.by_row.get(row.number, []))]
                 for row in table.rows)
-        sheets.append(Sheet(_("Rows"), ["#"] + table.headers + [errors_header], rows))
+        sheets.append(Sheet(_("Rows of the file"), ["#"] + table.headers + [errors_header], rows))
     status_label = {"imported": _("Imported"), "checked": _("Checked, nothing written (dry run)"),
                     "rejected": _("Refused, nothing written")}.get(status, status)
     summary = [
