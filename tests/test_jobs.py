@@ -331,3 +331,10 @@ def test_probe_and_sweep_commands(app, as_tenant, run_worker):
     assert _job(as_tenant, job_id)["status"] == "done"
     swept = runner.invoke(args=["jobs", "sweep"])
     assert swept.exit_code == 0 and "job(s) acted on" in swept.output
+
+
+def test_export_form_follows_the_filter_applied_through_htmx(signed_in):
+    fragment = signed_in("acme", "admin").get("/manufacturer/audit?entity_type=users", headers={"HX-Request": "true"})
+    html = fragment.get_data(as_text=True)
+    assert "<html" not in html and 'class="export"' in html
+    assert '<input type="hidden" name="entity_type" value="users">' in html  # exports what is now shown
