@@ -263,7 +263,10 @@ def test_a_long_price_list_is_searched_and_paged_not_shown_whole(signed_in, as_t
         items = s.query(PriceListItem).filter_by(price_list_id=list_id).count()
     channel = signed_in("acme", "channel")
     page = channel.get(f"/manufacturer/price-lists/{list_id}?q=CV-DES").get_data(as_text=True)
-    stents = page[page.index('id="results"'):page.index('id="add-sku"')]  # the list, not the add form's choices
+    stents = page[page.index('id="results"'):page.index('id="add-item"')]
+    assert 'id="add-sku"' not in page  # the add form (a choice of every SKU) comes only when asked for
+    form = channel.get(f"/manufacturer/price-lists/{list_id}?add=1", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in form and 'id="add-sku"' in form and "IVD-HSTNI-100" in form
     assert stents.count("CV-DES-") >= 5 and "IVD-HSTNI-100" not in stents
     fragment = channel.get(f"/manufacturer/price-lists/{list_id}?q=IVD", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)

@@ -88,10 +88,14 @@ class RHPriceList(RHManufacturer):
         pl = self.price_list
         search = request.args.get("q", "")[:100]
         page = pricing_q.price_list_items_page(db.session, pl, request.args.get("after"), search)
-        return render_page("manufacturer/price_list.html", block="results", status=status, price_list=pl, page=page,
-                           search=search, errors=errors or {}, add=add or {},
-                           edit_id=_int_arg(request.args, "edit"), may_edit=current_user.has_role(*LIST_EDITORS),
-                           skus=pricing_q.sku_choices(db.session), channels=pricing_q.CHANNEL_LABELS,
+        may_edit = current_user.has_role(*LIST_EDITORS)
+        # The add form lists every SKU: it is rendered only when asked for (or shown again
+        # with its errors), so the list itself stays light with tens of thousands of SKUs.
+        adding = may_edit and (bool(add) or bool(errors) or request.args.get("add") == "1")
+        return render_page("manufacturer/price_list.html", block="add_form" if request.args.get("add") == "1" else "results",
+                           status=status, price_list=pl, page=page, search=search, errors=errors or {}, add=add or {},
+                           edit_id=_int_arg(request.args, "edit"), may_edit=may_edit, adding=adding,
+                           skus=pricing_q.sku_choices(db.session) if adding else [], channels=pricing_q.CHANNEL_LABELS,
                            history=audit_q.history(db.session, "price_lists", str(pl.id)))
 
     def get(self, price_list_id):
