@@ -13,7 +13,7 @@ from app.catalog.models import ProductLine
 from app.channel.models import Authorization, Dealer, Qualification
 from app.compliance import expiry
 from app.compliance.models import Document, Job
-from app.core.i18n import SHANGHAI
+from app.core.i18n import SHANGHAI, shanghai_today
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 1, 1)), st.integers(min_value=-500, max_value=500))
@@ -25,13 +25,13 @@ def test_buckets_follow_days_left(day, offset):
 
 
 def test_the_day_is_the_shanghai_calendar_day():
-    assert expiry.shanghai_today(datetime(2026, 3, 1, 15, 59, tzinfo=timezone.utc)) == date(2026, 3, 1)
-    assert expiry.shanghai_today(datetime(2026, 3, 1, 16, 0, tzinfo=timezone.utc)) == date(2026, 3, 2)
+    assert shanghai_today(datetime(2026, 3, 1, 15, 59, tzinfo=timezone.utc)) == date(2026, 3, 1)
+    assert shanghai_today(datetime(2026, 3, 1, 16, 0, tzinfo=timezone.utc)) == date(2026, 3, 2)
 
 
 def _world(as_tenant):
     """Items for 华东医疗器械有限公司 (dealer1) and 广州百仕达 (dealer2), near and far."""
-    today = expiry.shanghai_today()
+    today = shanghai_today()
     tag = uuid.uuid4().hex[:6].upper()
     with as_tenant("acme") as session:
         east = session.scalar(select(Dealer).where(Dealer.code == "D-SH-001"))

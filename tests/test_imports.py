@@ -195,6 +195,7 @@ def test_english_headers_and_a_gbk_csv_import_dealers(world, signed_in, run_work
         dealer = session.scalar(select(Dealer).where(Dealer.code == f"D-C{t}"))
         assert (dealer.name, dealer.tier, dealer.credit_limit, dealer.payment_terms_days) == (
             f"无锡测试医疗器械有限公司{t}", "tier1", Decimal("500000.50"), 90)
+        assert dealer.status == "pending"  # an imported dealer trades only after its first-business review
 
 
 def test_formula_injection_in_a_cell_is_refused_with_its_row(world, signed_in, run_worker, as_tenant):

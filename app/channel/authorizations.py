@@ -24,6 +24,7 @@ from app.core import coerce
 from app.core.errors import InvalidInput
 from app.core.jobs import JobContext, JobRefused, Output, job_kind, request_job
 from app.core.pagination import Page, keyset_page
+from app.core.i18n import shanghai_today
 
 LETTER_JOB = "channel.authorization_letter"
 LETTER_ROLES = ("admin", "channel_manager", "regional_manager", "finance")
@@ -200,7 +201,7 @@ def create_authorization(session: Session, values: dict, requested_by=None) -> A
     new = draft.reach()
     _check_upstream(session, draft.dealer, new)
     _check_overlap(session, new)
-    auth = Authorization(code=_next_code(session, date.today()), dealer_id=draft.dealer.id,
+    auth = Authorization(code=_next_code(session, shanghai_today()), dealer_id=draft.dealer.id,
                          product_line_id=draft.product_line_id, sku_ids=draft.sku_ids,
                          region_id=draft.region.id if draft.region else None, hospital_ids=draft.hospital_ids,
                          valid_from=draft.valid_from, valid_until=draft.valid_until, exclusive=draft.exclusive,
@@ -271,7 +272,7 @@ def _scoped(stmt, scope: ChannelScope):
 def authorizations_page(session: Session, scope: ChannelScope, cursor: str | None,
                         filters: AuthorizationFilter = AuthorizationFilter(), today: date | None = None) -> Page:
     """Newest first; a dealer sees its own, a regional manager those of dealers in its regions."""
-    today = today or date.today()
+    today = today or shanghai_today()
     stmt = _scoped(select(Authorization).join(Dealer, Dealer.id == Authorization.dealer_id), scope)
     f = filters
     if f.dealer_id:
@@ -434,6 +435,6 @@ def authorization_letter(ctx: JobContext) -> Output:
         ctx.progress(30, _("Laying out the letter"))
         data = render_pdf("documents/authorization_letter.html", auth=auth, tenant=ctx.tenant,
                           products=products_of(session, auth), hospitals=hospitals_of(session, auth),
-                          issued_on=date.today())
+                          issued_on=shanghai_today())
         filename = f"{auth.code}.pdf"
     return Output(filename, data, "application/pdf", "pdf")

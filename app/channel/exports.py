@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.channel import queries as channel_q
+from app.core.coerce import as_id
 from app.compliance.exports import register_export, walk_pages
 
 CHANNEL_VIEWERS = ("admin", "channel_manager", "regional_manager", "finance", "qa_ra", "after_sales")
@@ -13,7 +14,7 @@ STATUSES = {"active": _l("Active"), "inactive": _l("Inactive"), "pending": _l("P
 
 def _filters(params: dict) -> tuple[str, int | None]:
     region = str(params.get("region", ""))
-    return str(params.get("q", ""))[:100], int(region) if region.isdigit() else None
+    return str(params.get("q", ""))[:100], as_id(region)
 
 
 def dealer_rows(session, user, params):

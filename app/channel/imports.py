@@ -45,15 +45,13 @@ register_import(ImportSpec(
 
 TIER_OPTIONS = {"agent": ("代理商", "Agent"), "tier1": ("一级经销商", "一级", "Tier 1"),
                 "tier2": ("二级经销商", "二级", "Tier 2")}
-DEALER_STATUS_OPTIONS = {"pending": ("待审核", "Pending review", "Pending"), "active": ("启用", "有效", "Active"),
-                         "inactive": ("停用", "Inactive")}
 
 
 def _apply_dealer(session, values, existing, user):
+    """A new dealer arrives pending: it trades only after its qualifications are on file
+    and its first-business review approves it; an import never sets a status."""
     from app.channel import operations as ops
 
-    if existing is not None:
-        values = {k: v for k, v in values.items() if k != "status"}  # status changes through review, not import
     return ops.save_dealer(session, values, existing)
 
 
@@ -78,8 +76,6 @@ register_import(ImportSpec(
         Column("payment_terms_days", "账期（天）", "Payment terms (days)", Integer(0, 365), example=60),
         Column("bank_name", "开户银行", "Bank", Text(200), example="中国工商银行无锡分行"),
         Column("bank_account", "银行账号", "Bank account", Text(40), example="1103 0201 0900 0123 456"),
-        Column("status", "状态", "Status", Choice(DEALER_STATUS_OPTIONS), example="待审核",
-               note=_l("New dealers only; empty means pending first-business review.")),
     ),
 ))
 

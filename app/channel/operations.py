@@ -20,6 +20,7 @@ from app.channel.models import QUALIFICATION_KINDS, Dealer, Hospital, Qualificat
 from app.channel.rules import MAX_SCAN_BYTES, Licence, qualification_gaps, scan_kind, uscc_valid
 from app.compliance.operations import reason
 from app.core.errors import InvalidInput
+from app.core.i18n import shanghai_today
 
 TIERS = ("agent", "tier1", "tier2")
 HOSPITAL_GRADES = ("三级甲等", "三级乙等", "三级丙等", "二级甲等", "二级乙等", "一级", "未定级")
@@ -139,10 +140,7 @@ def _region(session: Session, region_id: int | None, field: str = "region_id") -
     return region
 
 
-def today() -> date:
-    from app.compliance.approvals import today as shanghai_today
-
-    return shanghai_today()
+today = shanghai_today
 
 
 # --- dealers -------------------------------------------------------------------------------

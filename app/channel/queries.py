@@ -171,9 +171,13 @@ def regions(session: Session, max_level: int = 3) -> list[Region]:
     return list(session.scalars(select(Region).where(Region.level <= max_level).order_by(Region.path)))
 
 
-def dealer_choices(session: Session) -> list[Dealer]:
-    return list(session.scalars(select(Dealer).where(Dealer.status == "active").order_by(Dealer.name).limit(2000)))
+def dealer_choices(session: Session, scope: ChannelScope = ChannelScope()) -> list[Dealer]:
+    """Active dealers to choose from, within ``scope`` (a regional manager's choices are
+    the dealers of their regions)."""
+    stmt = select(Dealer).where(Dealer.status == "active").order_by(Dealer.name).limit(5000)
+    return list(session.scalars(_scoped(stmt, Dealer, scope)))
 
 
-def hospital_choices(session: Session) -> list[Hospital]:
-    return list(session.scalars(select(Hospital).where(Hospital.status == "active").order_by(Hospital.name).limit(5000)))
+def hospital_choices(session: Session, scope: ChannelScope = ChannelScope()) -> list[Hospital]:
+    stmt = select(Hospital).where(Hospital.status == "active").order_by(Hospital.name).limit(5000)
+    return list(session.scalars(_scoped(stmt, Hospital, scope)))

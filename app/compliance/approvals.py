@@ -26,9 +26,9 @@ from app.compliance.models import (ApprovalChain, ApprovalDecision, ApprovalRequ
                                    Signature)
 from app.compliance.operations import reason, record_event
 from app.compliance.rules import record_hash, route
-from app.core.i18n import SHANGHAI
 from app.identity.models import User
 from app.identity.operations import verify_password
+from app.core.i18n import shanghai_today
 
 
 
@@ -222,7 +222,7 @@ def _region_paths(users: list[User]) -> list[str]:
 
 def acting_for(session: Session, user: User, today: date | None = None) -> list[User]:
     """The user and everyone who has delegated their approvals to them today."""
-    today = today or datetime.now(SHANGHAI).date()
+    today = today or shanghai_today()
     delegators = list(session.scalars(
         select(User).join(Delegation, Delegation.from_user_id == User.id)
         .where(Delegation.to_user_id == user.id, Delegation.starts_on <= today, Delegation.ends_on >= today,
@@ -397,5 +397,4 @@ def delegations_of(session: Session, user: User) -> list[Delegation]:
                                 .where(Delegation.ends_on >= today()).order_by(Delegation.starts_on)))
 
 
-def today() -> date:
-    return datetime.now(SHANGHAI).date()
+today = shanghai_today  # the engine's name for it (delegations, SLAs)

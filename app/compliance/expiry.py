@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import ProductLine, Registration
 from app.channel.models import Authorization, Dealer, Qualification
-from app.core.i18n import SHANGHAI
 from app.core.jobs import JobContext, JobRefused, Output, job_kind, periodic, request_job
+from app.core.i18n import shanghai_today
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,6 @@ def expiring(session: Session, today: date, within_days: int = 90, dealer_id: in
     return items
 
 
-def shanghai_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()
 
 
 # --- the daily report ----------------------------------------------------------------------

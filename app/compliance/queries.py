@@ -115,16 +115,31 @@ def entity_types(session: Session) -> list[str]:
 
 
 def may_see_job(user, job) -> bool:
-    """The requester; manufacturer staff holding one of the kind's roles; and for
-    dealer and hospital jobs, colleagues of the same dealer or hospital."""
+    """The requester; manufacturer staff holding one of the kind's roles and, for a job
+    made for a dealer or hospital (a letter), reaching that dealer or hospital (a regional
+    manager: in their regions); and colleagues of that same dealer or hospital."""
     from app.core.jobs import KINDS
 
     if job.requested_by_id == user.id:
         return True
     if user.portal == "manufacturer":
         kind = KINDS.get(job.kind)
-        return kind is not None and user.has_role(*kind.roles)
+        return kind is not None and user.has_role(*kind.roles) and _within_reach(user, job)
     return _same_organisation(user, job)
+
+
+def _within_reach(user, record) -> bool:
+    """Whether a manufacturer user's channel scope reaches the record's dealer and hospital."""
+    from sqlalchemy.orm import object_session
+
+    from app.channel.queries import ChannelScope, dealer_detail, hospital_detail
+
+    scope = ChannelScope.of(user)
+    if scope.region_paths is None or (record.dealer_id is None and record.hospital_id is None):
+        return True
+    session = object_session(record)
+    return ((record.dealer_id is None or dealer_detail(session, scope, record.dealer_id) is not None)
+            and (record.hospital_id is None or hospital_detail(session, scope, record.hospital_id) is not None))
 
 
 def _same_organisation(user, record) -> bool:

@@ -60,6 +60,18 @@ def money(values: dict, field: str, required: bool = False) -> Decimal | None:
     return amount
 
 
+def as_id(value) -> int | None:
+    """A row id from a URL or a form: ASCII digits that fit a bigint, else None ("²"
+    passes str.isdigit, and 20 digits overflow PostgreSQL's bigint)."""
+    text_value = str(value or "").strip()
+    return int(text_value) if text_value.isascii() and text_value.isdigit() and len(text_value) <= 18 else None
+
+
+def int_arg(args, name: str) -> int | None:
+    """``as_id`` of a query-string or form argument."""
+    return as_id(args.get(name))
+
+
 def ident(values: dict, field: str, required: bool = False) -> int | None:
     value = values.get(field)
     if _blank(value) or value == 0 or value == "0":
@@ -70,10 +82,9 @@ def ident(values: dict, field: str, required: bool = False) -> int | None:
         raise InvalidInput(field, _("Choose a valid option."))
     if isinstance(value, int):
         return value
-    text_value = str(value).strip()
-    if not text_value.isdigit() or len(text_value) > 18:
+    if as_id(value) is None:
         raise InvalidInput(field, _("Choose a valid option."))
-    return int(text_value)
+    return as_id(value)
 
 
 def idents(values: dict, field: str) -> list[int] | None:

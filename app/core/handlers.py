@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import abort, g, redirect, request, url_for
 from flask.views import MethodView
+from sqlalchemy.exc import IntegrityError
 from flask_login import current_user
 
 from app.compliance.operations import Actor, set_context
@@ -45,6 +46,11 @@ class RH(MethodView):
             response = super().dispatch_request(**kwargs)
             db.session.commit()
             return response
+        except IntegrityError:
+            # Two requests raced past the same uniqueness check (a double submit): the
+            # database refused the second; say so rather than fail with a 500.
+            db.session.rollback()
+            abort(409)
         except BaseException:
             db.session.rollback()
             raise

@@ -64,3 +64,11 @@ def install_template_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+
+
+def shanghai_today(now=None):
+    """Today's date where our users are: every business date (validity, expiry, the
+    year in a code) is a Shanghai date, whatever the server's clock zone."""
+    from datetime import datetime
+
+    return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).date()

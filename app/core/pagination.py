@@ -41,12 +41,25 @@ def decode_cursor(cursor: str | None, width: int) -> list | None:
     return values
 
 
+def _fits(column, value) -> bool:
+    """Whether a cursor value has the type of its key column."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return True
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+    return isinstance(value, kind)
+
+
 def keyset_page(session: Session, stmt: Select, key_columns: Sequence, key_of, cursor: str | None,
                 per_page: int = PER_PAGE, entities: bool = True, descending: bool = False) -> Page:
     """One page of ``stmt`` ordered by ``key_columns``; ``key_of(row)`` gives a row's key.
     ``entities=False`` returns plain rows (a list page that only displays is ~3x
     cheaper without ORM objects); ``descending=True`` walks newest first."""
     after = decode_cursor(cursor, len(key_columns))
+    if after is not None and not all(_fits(column, value) for column, value in zip(key_columns, after)):
+        after = None  # a tampered cursor (text for an id): the first page, not an error
     if after is not None:
         key, values = tuple_(*key_columns), tuple_(*after)
         stmt = stmt.where(key < values if descending else key > values)

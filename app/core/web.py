@@ -117,8 +117,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.register_error_handler(CSRFError, _csrf_error)
-    for status in (400, 403, 404, 405, 413, 429, 500):
-        app.register_error_handler(status, _error_page(status, f"errors/{status if status in (403, 404, 500) else 400}.html"))
+    for status in (400, 403, 404, 405, 409, 413, 429, 500):
+        app.register_error_handler(status, _error_page(status, f"errors/{status if status in (403, 404, 409, 500) else 400}.html"))
     handler = logging.StreamHandler()
     handler.addFilter(RequestContextFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(tenant)s %(request_id)s] %(name)s: %(message)s"))

@@ -10,6 +10,7 @@ from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
+from app.core.i18n import shanghai_today
 
 
 class RHDashboard(RHDealer):
@@ -18,7 +19,7 @@ class RHDashboard(RHDealer):
 
         return render_page("dealer/dashboard.html", dealer=current_user.dealer,
                            colleagues=colleagues(db.session, current_user),
-                           expiring=expiry.expiring(db.session, expiry.shanghai_today(), dealer_id=current_user.dealer_id))
+                           expiring=expiry.expiring(db.session, shanghai_today(), dealer_id=current_user.dealer_id))
 
 
 class RHRequests(RHDealer):

@@ -1,5 +1,7 @@
 """Job progress, retries and document downloads: shared by every portal; who may see
 what is decided in app.compliance.queries from the signed-in user."""
+from urllib.parse import quote
+
 from flask import Blueprint, Response, abort, flash, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -46,7 +48,7 @@ class RHDocument(RH):
         record_event(db.session, "download", "documents", doc.id, after={"filename": doc.filename, "sha256": doc.sha256})
         response = Response(data, mimetype=doc.content_type.split(";")[0])
         response.headers["Content-Type"] = doc.content_type
-        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{doc.filename}"
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(doc.filename)}"
         response.headers["X-Content-SHA256"] = doc.sha256
         response.headers["Cache-Control"] = "private, no-store"
         return response

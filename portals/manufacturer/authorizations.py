@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
 
 from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
@@ -20,15 +19,12 @@ from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import redirect, render_page
 from app.pricing.queries import sku_choices
+from app.core.coerce import int_arg
+from app.core.i18n import shanghai_today
 
 VIEWERS = ("admin", "channel_manager", "regional_manager", "finance")
 EDITORS = ("admin", "channel_manager")
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _int_arg(args, name) -> int | None:
-    value = (args.get(name) or "").strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 def _choices() -> dict:
@@ -48,15 +44,15 @@ class RHAuthorizations(RHManufacturer):
         args = request.args
         status = args.get("status", "")
         flt = auth_ops.AuthorizationFilter(
-            dealer_id=_int_arg(args, "dealer"), product_line_id=_int_arg(args, "line"), region_id=_int_arg(args, "region"),
+            dealer_id=int_arg(args, "dealer"), product_line_id=int_arg(args, "line"), region_id=int_arg(args, "region"),
             status=status if status in ("active", "expired", "revoked") else "",
-            expiring=_int_arg(args, "expiring") if _int_arg(args, "expiring") in (30, 60, 90) else None)
+            expiring=int_arg(args, "expiring") if int_arg(args, "expiring") in (30, 60, 90) else None)
         page = auth_ops.authorizations_page(db.session, channel_q.ChannelScope.of(current_user), args.get("after"), flt)
         return render_page("manufacturer/authorizations.html", block="results", page=page, flt=flt,
                            regions=channel_q.regions(db.session, max_level=2), region_id=flt.region_id,
-                           dealers=channel_q.dealer_choices(db.session),
+                           dealers=channel_q.dealer_choices(db.session, channel_q.ChannelScope.of(current_user)),
                            lines=list(db.session.scalars(select(ProductLine).order_by(ProductLine.code))),
-                           today=date.today())
+                           today=shanghai_today())
 
 
 class RHAuthorizationNew(RHManufacturer):
@@ -108,7 +104,7 @@ class RHAuthorization(RHManufacturer):
         return render_page("manufacturer/authorization.html", status=status, auth=auth, errors=errors or {},
                            form=form or {}, products=auth_ops.products_of(db.session, auth),
                            hospitals=auth_ops.hospitals_of(db.session, auth), job=auth_ops.latest_letter_job(db.session, auth),
-                           may_edit=current_user.has_role(*EDITORS), today=date.today(),
+                           may_edit=current_user.has_role(*EDITORS), today=shanghai_today(),
                            request_id=uuid.uuid4().hex,
                            history=audit_q.history(db.session, "authorizations", str(auth.id)))
 

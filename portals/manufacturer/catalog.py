@@ -7,7 +7,6 @@ import uuid
 from flask import flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from app.catalog import operations as ops
 from app.catalog import queries as catalog_q
@@ -20,6 +19,8 @@ from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import is_htmx, redirect, render_page
+from app.core.coerce import as_id, int_arg
+from app.core.i18n import shanghai_today
 
 CATALOG_VIEWERS = ("admin", "channel_manager", "qa_ra", "regional_manager", "finance", "after_sales")
 SKU_EDITORS = ("admin", "qa_ra", "channel_manager")
@@ -32,11 +33,6 @@ SKU_FORM_FIELDS = ("code", "name", "specification", "unit", "product_line_id", "
 SKU_INLINE_FIELDS = ("name", "specification", "unit", "storage")
 REGISTRATION_FORM_FIELDS = ops.REGISTRATION_FIELDS
 REGISTRATION_INLINE_FIELDS = ("product_name", "holder", "valid_until")
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 18 else None
 
 
 def _form_values(fields) -> dict:
@@ -57,11 +53,11 @@ class RHSkus(RHManufacturer):
     roles = CATALOG_VIEWERS
 
     def get(self):
-        search, line_id = request.args.get("q", "")[:100], _int_arg("line")
+        search, line_id = request.args.get("q", "")[:100], int_arg(request.args, "line")
         status = request.args.get("status", "")
         status = status if status in SKU_STATUSES else ""
         page = catalog_q.skus_page(db.session, request.args.get("after"), search, line_id, status)
-        today = expiry.shanghai_today()
+        today = shanghai_today()
         warnings = [] if is_htmx() else catalog_q.expired_registration_skus(db.session, today)
         return render_page("manufacturer/skus.html", block="results", page=page, search=search, line_id=line_id,
                            status_filter=status, lines=catalog_q.product_lines(db.session), warnings=warnings, today=today,
@@ -77,7 +73,7 @@ class RHSkuNew(RHManufacturer):
                            registrations=catalog_q.registration_choices(db.session))
 
     def get(self):
-        return self._page({"tax_rate": "0.13", "tracking": "lot", "product_line_id": _int_arg("line") or ""})
+        return self._page({"tax_rate": "0.13", "tracking": "lot", "product_line_id": int_arg(request.args, "line") or ""})
 
     def post(self):
         values = _form_values(SKU_FORM_FIELDS)
@@ -103,7 +99,7 @@ class RHSkuBase(RHManufacturer):
 
 def _sku_page(sku: Sku, errors=None, status=200):
     registration = sku.registration
-    today = expiry.shanghai_today()
+    today = shanghai_today()
     return render_page("manufacturer/sku.html", sku=sku, errors=errors or {}, status=status, today=today,
                        state=registration_state(registration.valid_until, today) if registration else None,
                        reviews=catalog_q.review_requests(db.session, sku.id),
@@ -150,7 +146,7 @@ class RHSkuRow(RHSkuBase):
         row = catalog_q.sku_row(db.session, self.sku.id)
         html = render_template("manufacturer/sku_row.html", r=row, editing=editing, errors=errors or {},
                                values=values or {f: getattr(row, f) for f in SKU_INLINE_FIELDS}, can_edit=True,
-                               today=expiry.shanghai_today())
+                               today=shanghai_today())
         return html, status, {"Vary": "HX-Request"}
 
     def get(self, sku_id):
@@ -195,7 +191,7 @@ class RHRegistrations(RHManufacturer):
         device_class = device_class if device_class in ops.DEVICE_CLASSES else ""
         page = catalog_q.registrations_page(db.session, request.args.get("after"), search, device_class)
         return render_page("manufacturer/registrations.html", block="results", page=page, search=search,
-                           device_class=device_class, today=expiry.shanghai_today(),
+                           device_class=device_class, today=shanghai_today(),
                            can_edit=RHRegistrationRow.allows(current_user))
 
 
@@ -229,7 +225,7 @@ class RHRegistrationBase(RHManufacturer):
 
 class RHRegistration(RHRegistrationBase):
     def get(self, registration_id):
-        today = expiry.shanghai_today()
+        today = shanghai_today()
         return render_page("manufacturer/registration.html", registration=self.registration, today=today,
                            state=registration_state(self.registration.valid_until, today),
                            skus=catalog_q.skus_of_registration(db.session, self.registration.id),
@@ -267,7 +263,7 @@ class RHRegistrationRow(RHRegistrationBase):
         row = catalog_q.registration_row(db.session, self.registration.id)
         html = render_template("manufacturer/registration_row.html", r=row, editing=editing, errors=errors or {},
                                values=values or {f: getattr(row, f) for f in REGISTRATION_INLINE_FIELDS},
-                               can_edit=True, today=expiry.shanghai_today())
+                               can_edit=True, today=shanghai_today())
         return html, status, {"Vary": "HX-Request"}
 
     def get(self, registration_id):
@@ -298,7 +294,7 @@ class RHProductLines(RHManufacturer):
                            can_edit=RHProductLineSave.allows(current_user))
 
     def get(self):
-        line_id = _int_arg("edit")
+        line_id = int_arg(request.args, "edit")
         editing = db.session.get(ProductLine, line_id) if line_id else None
         values = {f: getattr(editing, f) for f in ops.PRODUCT_LINE_FIELDS} if editing else {}
         return self._page(editing, values)
@@ -309,7 +305,7 @@ class RHProductLineSave(RHProductLines):
 
     def post(self):
         line_id = request.form.get("line_id", "")
-        line = get_or_404(db.session.get(ProductLine, int(line_id))) if line_id.isdigit() else None
+        line = get_or_404(db.session.get(ProductLine, as_id(line_id))) if line_id else None
         values = _form_values(ops.PRODUCT_LINE_FIELDS)
         try:
             line = ops.save_product_line(db.session, values, line)
@@ -322,16 +318,13 @@ class RHProductLineSave(RHProductLines):
 
 # --- expiry watch -----------------------------------------------------------------------------
 
-def _expiry_link(item: expiry.ExpiryItem) -> str | None:
-    """Where an item is edited, when this deployment has that page."""
+def _expiry_link(item: expiry.ExpiryItem) -> str:
+    """Where an item is looked after."""
     targets = {"registrations": ("manufacturer.registration", {"registration_id": item.entity_id}),
                "qualifications": ("manufacturer.dealer", {"dealer_id": item.dealer_id}),
-               "authorizations": ("manufacturer.authorization", {"authorization_id": item.entity_id})}
+               "authorizations": ("manufacturer.authorization", {"auth_id": item.entity_id})}
     endpoint, args = targets[item.entity_type]
-    try:
-        return url_for(endpoint, **args)
-    except BuildError:
-        return None
+    return url_for(endpoint, **args)
 
 
 class RHExpiry(RHManufacturer):
@@ -345,7 +338,7 @@ class RHExpiry(RHManufacturer):
         kind = kind if kind in expiry.KINDS else ""
         bucket = request.args.get("bucket", "")
         bucket = bucket if bucket in expiry.BUCKETS else ""
-        today = expiry.shanghai_today()
+        today = shanghai_today()
         items = expiry.expiring(db.session, today, scope=ChannelScope.of(current_user))
         counts = {b: sum(1 for i in items if i.bucket == b and (not kind or i.kind == kind)) for b in expiry.BUCKETS}
         shown = [i for i in items if (not kind or i.kind == kind) and (not bucket or i.bucket == bucket)]
@@ -363,7 +356,7 @@ class RHExpiryReport(RHManufacturer):
     def post(self):
         token = request.form.get("request_id", "")
         token = token if len(token) == 32 and all(c in "0123456789abcdef" for c in token) else uuid.uuid4().hex
-        today = expiry.shanghai_today()
+        today = shanghai_today()
         job = expiry.request_report(db.session, today, requested_by=current_user,
                                     request_id=f"expiry-watch-{today.isoformat()}-{current_user.id}-{token}")
         return redirect(url_for("files.job", job_id=job.id))

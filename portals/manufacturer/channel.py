@@ -14,6 +14,7 @@ from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import is_htmx, redirect, render_page
+from app.core.coerce import int_arg
 from portals.channel_forms import (DEALER_STATUSES, TIERS, form_values, labels, qualification_values, refused,
                                    uploaded_file)
 
@@ -30,11 +31,6 @@ def _scope():
     return channel_q.ChannelScope.of(current_user)
 
 
-def _arg_id(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
 # --- dealers --------------------------------------------------------------------------------
 
 class RHDealers(RHManufacturer):
@@ -43,7 +39,7 @@ class RHDealers(RHManufacturer):
     roles = CHANNEL_VIEWERS
 
     def get(self):
-        search, region_id = request.args.get("q", "")[:100], _arg_id("region")
+        search, region_id = request.args.get("q", "")[:100], int_arg(request.args, "region")
         status = request.args.get("status", "") if request.args.get("status") in DEALER_STATUSES else ""
         tier = request.args.get("tier", "") if request.args.get("tier") in TIERS else ""
         page = channel_q.dealers_page(db.session, _scope(), request.args.get("after"), search, region_id,
@@ -205,16 +201,16 @@ class RHHospitals(RHManufacturer):
     roles = CHANNEL_VIEWERS
 
     def get(self):
-        search, region_id = request.args.get("q", "")[:100], _arg_id("region")
+        search, region_id = request.args.get("q", "")[:100], int_arg(request.args, "region")
         grade = request.args.get("grade", "") if request.args.get("grade") in ops.HOSPITAL_GRADES else ""
         status = request.args.get("status", "") if request.args.get("status") in ("active", "inactive") else ""
-        dealer_id = _arg_id("dealer")
+        dealer_id = int_arg(request.args, "dealer")
         page = channel_q.hospitals_page(db.session, _scope(), request.args.get("after"), search, region_id,
                                         grade=grade, serving_dealer_id=dealer_id, status=status)
         return render_page("manufacturer/hospitals.html", block="results", page=page, search=search,
                            region_id=region_id, grade=grade, dealer_id=dealer_id, status_filter=status,
                            regions=channel_q.regions(db.session, max_level=1),
-                           dealers=channel_q.dealer_choices(db.session), can_create=RHHospitalNew.allows(current_user),
+                           dealers=channel_q.dealer_choices(db.session, channel_q.ChannelScope.of(current_user)), can_create=RHHospitalNew.allows(current_user),
                            **labels())
 
 

@@ -20,6 +20,7 @@ from app.compliance.models import ApprovalStep
 from app.identity.rules import ROLES
 from portals import approvals as portal_approvals
 from app.compliance.models import AuditEvent
+from app.core.coerce import as_id
 from app.core.db import db
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import redirect, render_page
@@ -29,14 +30,6 @@ from app.identity import queries as identity_q
 from app.identity.models import User
 from portals.forms import apply_error
 from portals.manufacturer.forms import ActiveForm, InviteForm
-
-from app.channel.queries import CHANNEL_VIEWERS  # noqa: E402,F401  (kept here for the pages that import it)
-
-
-def _region_id_arg() -> int | None:
-    value = request.args.get("region", "")
-    return int(value) if value.isdigit() else None
-
 
 class RHDashboard(RHManufacturer):
     def get(self):
@@ -249,7 +242,7 @@ class RHApprovalChains(RHManufacturer):
     def post(self):
         form = request.form
         if form.get("remove"):
-            step = db.session.get(ApprovalStep, int(form["remove"])) if form["remove"].isdigit() else None
+            step = db.session.get(ApprovalStep, as_id(form["remove"])) if as_id(form["remove"]) else None
             if step is not None:
                 approvals.remove_step(db.session, step)
             return redirect(url_for("manufacturer.approval_chains"))
@@ -261,7 +254,7 @@ class RHApprovalChains(RHManufacturer):
             except InvalidOperation:
                 errors["condition_value"] = _("Enter a number.")
         sla = form.get("sla_hours", "").strip()
-        if sla and (not sla.isdigit() or int(sla) == 0):
+        if sla and not as_id(sla):
             errors["sla_hours"] = _("Enter whole hours, 1 or more.")
         if not errors:
             try:

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from app.channel import authorizations as auth_ops
 from app.channel import queries as channel_q
-from app.channel.models import Dealer, Hospital
 from app.compliance import queries as audit_q
 from app.core.db import db
 from app.core.errors import InvalidInput
@@ -20,6 +19,8 @@ from app.core.htmx import is_htmx, redirect, render_page
 from app.pricing import operations as ops
 from app.pricing import queries as pricing_q
 from app.pricing.models import PriceListItem
+from app.core.coerce import int_arg
+from app.core.i18n import shanghai_today
 
 VIEWERS = ("admin", "channel_manager", "regional_manager", "finance")
 LIST_EDITORS = ("admin", "channel_manager", "finance")
@@ -28,11 +29,6 @@ TENDER_EDITORS = ("admin", "channel_manager")
 
 def _scope():
     return channel_q.ChannelScope.of(current_user)
-
-
-def _int_arg(args, name) -> int | None:
-    value = (args.get(name) or "").strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 def _failed(err: InvalidInput) -> dict:
@@ -66,7 +62,7 @@ class RHPriceListNew(RHManufacturer):
                            regions=channel_q.regions(db.session, max_level=2))
 
     def get(self, **kw):
-        return self._page({"channel": "distribution", "status": "active", "valid_from": date.today().isoformat()})
+        return self._page({"channel": "distribution", "status": "active", "valid_from": shanghai_today().isoformat()})
 
     def post(self, **kw):
         form = {k: request.form.get(k, "") for k in PRICE_LIST_FIELDS}
@@ -94,7 +90,7 @@ class RHPriceList(RHManufacturer):
         adding = may_edit and (bool(add) or bool(errors) or request.args.get("add") == "1")
         return render_page("manufacturer/price_list.html", block="add_form" if request.args.get("add") == "1" else "results",
                            status=status, price_list=pl, page=page, search=search, errors=errors or {}, add=add or {},
-                           edit_id=_int_arg(request.args, "edit"), may_edit=may_edit, adding=adding,
+                           edit_id=int_arg(request.args, "edit"), may_edit=may_edit, adding=adding,
                            skus=pricing_q.sku_choices(db.session) if adding else [], channels=pricing_q.CHANNEL_LABELS,
                            history=audit_q.history(db.session, "price_lists", str(pl.id)))
 
@@ -189,7 +185,7 @@ class RHPriceBandNew(RHManufacturer):
     def get(self, **kw):
         b = self.band
         if b is None:
-            return self._page({"valid_from": date.today().isoformat()})
+            return self._page({"valid_from": shanghai_today().isoformat()})
         return self._page({"sku_id": str(b.sku_id), "region_id": str(b.region_id or ""), "floor": str(b.floor),
                            "ceiling": str(b.ceiling), "valid_from": b.valid_from.isoformat(),
                            "valid_until": b.valid_until.isoformat() if b.valid_until else ""})
@@ -264,12 +260,6 @@ class RHTenderPrice(RHTenderPriceNew):
 
 # --- price check ------------------------------------------------------------------------------
 
-def _scoped_choices(model, scope):
-    stmt = select(model).where(model.status == "active").order_by(model.name).limit(5000)
-    clause = scope.regions_clause(model.region_id)
-    return list(db.session.scalars(stmt if clause is None else stmt.where(clause)))
-
-
 class RHPriceCheck(RHManufacturer):
     """Ask resolve_price (and the sellability gate) from a page."""
 
@@ -277,13 +267,13 @@ class RHPriceCheck(RHManufacturer):
 
     def get(self):
         scope, args = _scope(), request.args
-        dealers, hospitals = _scoped_choices(Dealer, scope), _scoped_choices(Hospital, scope)
-        dealer_id, hospital_id, sku_id = _int_arg(args, "dealer"), _int_arg(args, "hospital"), _int_arg(args, "sku")
+        dealers, hospitals = channel_q.dealer_choices(db.session, scope), channel_q.hospital_choices(db.session, scope)
+        dealer_id, hospital_id, sku_id = int_arg(args, "dealer"), int_arg(args, "hospital"), int_arg(args, "sku")
         if dealer_id is not None and dealer_id not in {d.id for d in dealers}:
             abort(404)
         if hospital_id is not None and hospital_id not in {h.id for h in hospitals}:
             abort(404)
-        errors, day = {}, date.today()
+        errors, day = {}, shanghai_today()
         if args.get("day"):
             try:
                 day = date.fromisoformat(args["day"])
