@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import ProductLine, Registration
 from app.channel.models import Authorization, Dealer, Qualification
-from app.core.jobs import JobContext, JobRefused, Output, job_kind, periodic, request_job
+from app.channel.queries import ChannelScope
+from app.compliance.exports import choice_param, register_export
 from app.core.i18n import shanghai_today
+from app.core.jobs import JobContext, JobRefused, Output, job_kind, periodic, request_job
 
 log = logging.getLogger(__name__)
 
@@ -213,3 +215,22 @@ def request_daily_expiry_watch(engine, now: datetime | None = None) -> list[str]
     if not failed:
         redis.set(done_key, "1", ex=2 * 86400)
     return actions
+
+
+# --- the page's list as an export ---------------------------------------------------------------
+
+#: who may open the expiry watch page (portals/manufacturer/catalog.py CATALOG_VIEWERS)
+EXPIRY_VIEWERS = ("admin", "channel_manager", "qa_ra", "regional_manager", "finance", "after_sales")
+
+
+def expiry_rows(session, user, params):
+    """The expiry watch as its page shows it: the user's reach, the kind and bucket filters."""
+    kind, bucket = choice_param(params, "kind", KINDS), choice_param(params, "bucket", BUCKETS)
+    for i in expiring(session, shanghai_today(), scope=ChannelScope.of(user)):
+        if (not kind or i.kind == kind) and (not bucket or i.bucket == bucket):
+            yield [i.kind_label, i.what, i.dealer_name, i.valid_until, i.days_left, i.bucket_label]
+
+
+register_export("expiry", _l("Expiry watch"), EXPIRY_VIEWERS,
+                (_l("Kind"), _l("Item"), _l("Dealer"), _l("Valid until"), _l("Days left"), _l("When")),
+                expiry_rows, params=("kind", "bucket"))

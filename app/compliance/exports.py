@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 from sqlalchemy.orm import Session
 
+from app.core.coerce import as_id
 from app.core.tabular import Sheet, write_xlsx
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -33,6 +34,9 @@ class ListExport:
     rows: Callable[[Session, Any, dict], Iterable[list]]
     #: the query parameters of the list page that filter it (anything else is dropped)
     params: tuple[str, ...] = ("q",)
+    #: ``found(session, user, params)``: False when the record the list belongs to (a
+    #: price list's items) is missing or out of the user's reach (the export answers 404)
+    found: Callable[[Session, Any, dict], bool] | None = None
 
     def allows(self, user) -> bool:
         return user.portal == "manufacturer" and (not self.roles or user.has_role(*self.roles))
@@ -44,8 +48,9 @@ class ListExport:
 EXPORTS: dict[str, ListExport] = {}
 
 
-def register_export(name: str, label, roles: tuple[str, ...], headers, rows, params: tuple[str, ...] = ("q",)) -> ListExport:
-    export = ListExport(name, label, tuple(roles), tuple(headers), rows, tuple(params))
+def register_export(name: str, label, roles: tuple[str, ...], headers, rows, params: tuple[str, ...] = ("q",),
+                    found=None) -> ListExport:
+    export = ListExport(name, label, tuple(roles), tuple(headers), rows, tuple(params), found)
     EXPORTS[name] = export
     return export
 
@@ -71,3 +76,31 @@ def walk_pages(page_of: Callable[[str | None], Any]):
         if not page.next_cursor:
             return
         cursor = page.next_cursor
+
+
+def walk_batches(page_of: Callable[[str | None], Any]):
+    """Like ``walk_pages`` but one page's items at a time, so that an export can complete
+    a page's rows with one query (names of the SKUs or hospitals they refer to)."""
+    cursor = None
+    while True:
+        page = page_of(cursor)
+        yield page.items
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def id_param(params: dict, name: str) -> int | None:
+    """A record id from a list page's query string, read as the list pages read it (else None)."""
+    return as_id(params.get(name))
+
+
+def choice_param(params: dict, name: str, allowed) -> str:
+    """A filter value the page accepts, or '' (the page ignores any other)."""
+    value = str(params.get(name, "") or "")
+    return value if value in allowed else ""
+
+
+def search_param(params: dict) -> str:
+    """The search box, cut as the list pages cut it."""
+    return str(params.get("q", "") or "")[:100]

@@ -326,10 +326,13 @@ def specs_for(user) -> list[ImportSpec]:
 
 def load_specs() -> None:
     """Import the domain modules that register import specs and list exports."""
+    from app.catalog import exports as _catalog_exports  # noqa: F401
     from app.catalog import imports as _catalog  # noqa: F401
     from app.channel import exports as _channel_exports  # noqa: F401
     from app.channel import imports as _channel  # noqa: F401
+    from app.compliance import expiry as _expiry_export  # noqa: F401
     from app.compliance import exports as _exports  # noqa: F401
+    from app.pricing import exports as _pricing_exports  # noqa: F401
     from app.pricing import imports as _pricing  # noqa: F401
 
 

@@ -195,6 +195,9 @@ def data_export_xlsx(ctx: JobContext) -> Output:
         user = session.get(User, ctx.requested_by_id) if ctx.requested_by_id else None
         if user is None or not user.active or not export.allows(user):
             raise JobRefused("the requester may not see this list")
-        data = exports.export_xlsx(session, export, user, dict(ctx.params.get("params") or {}),
+        params = dict(ctx.params.get("params") or {})
+        if export.found and not export.found(session, user, params):
+            raise JobRefused("the list's record is gone or out of the requester's reach")
+        data = exports.export_xlsx(session, export, user, params,
                                    lambda n: ctx.progress(min(95, 5 + n // 200), _("%(n)d rows", n=n)))
     return Output(f"{export.name}-{ctx.tenant.slug}-{ctx.job_id}.xlsx", data, exports.XLSX_TYPE, "xlsx")

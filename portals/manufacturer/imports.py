@@ -180,6 +180,8 @@ class RHExportList(RHManufacturer):
     def _check_access(self):
         if not self.export.allows(current_user):
             abort(403)
+        if self.export.found and not self.export.found(db.session, current_user, self.export.clean_params(request.form)):
+            abort(404)
 
     def post(self):
         request_id = request.form.get("request_id", "")
