@@ -15,7 +15,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import any_, literal, and_, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from app.catalog.models import ProductLine, Registration, Sku
+from app.catalog import queries as catalog_q
+from app.catalog.models import ProductLine, Sku
 from app.channel import rules
 from app.channel.models import Authorization, Dealer, Hospital, Qualification, Region
 from app.channel.queries import ChannelScope
@@ -372,17 +373,16 @@ def sellability(session: Session, dealer_id: int, sku_id: int, hospital_id: int 
         blocks.append(Block("dealer_inactive", _("The dealer is not active.")))
     if hospital_id is not None and (hospital is None or hospital.status != "active"):
         blocks.append(Block("hospital_inactive", _("The hospital is not active.")))
-    registration: Registration | None = None
-    if sku is None or sku.status != "active":
+    registration = sku.registration if sku is not None else None
+    sku_block = catalog_q.sku_blocks(session, [sku_id], day).get(sku_id)  # the catalog's own rule
+    if sku_block == "no_registration":
+        blocks.append(Block("sku_unregistered", _("The product has no registration certificate on file.")))
+    elif sku_block == "registration_expired":
+        blocks.append(Block("registration_expired", _(
+            "Registration certificate %(number)s expired on %(day)s.", number=registration.number,
+            day=registration.valid_until.isoformat()), {"number": registration.number}))
+    elif sku_block is not None:
         blocks.append(Block("sku_inactive", _("The product is not active (first-business review pending, rejected or withdrawn).")))
-    if sku is not None:
-        registration = sku.registration
-        if registration is None:
-            blocks.append(Block("sku_unregistered", _("The product has no registration certificate on file.")))
-        elif registration.valid_until is not None and registration.valid_until < day:
-            blocks.append(Block("registration_expired", _(
-                "Registration certificate %(number)s expired on %(day)s.", number=registration.number,
-                day=registration.valid_until.isoformat()), {"number": registration.number}))
     if dealer is not None:
         licences = [rules.Licence(q.kind, frozenset(q.device_classes or ()), q.valid_until, q.status)
                     for q in session.scalars(select(Qualification).where(Qualification.dealer_id == dealer.id))]

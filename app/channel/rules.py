@@ -104,8 +104,9 @@ def territory_within(inner, outer, hospital_path: Mapping[int, str]) -> bool:
     return inner.startswith(outer)
 
 
-def windows_overlap(a_from: date, a_until: date, b_from: date, b_until: date) -> bool:
-    return a_from <= b_until and b_from <= a_until
+def windows_overlap(a_from: date, a_until: date | None, b_from: date, b_until: date | None) -> bool:
+    """Whether two inclusive date windows share a day; an empty end runs forever."""
+    return (a_until is None or b_from <= a_until) and (b_until is None or a_from <= b_until)
 
 
 def overlaps(a: Reach, b: Reach, sku_line: Mapping[int, int] | None = None,

@@ -11,10 +11,16 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import Sku
 from app.channel.models import Hospital, Region
+from app.channel.rules import windows_overlap
 from app.core import coerce
 from app.core.errors import InvalidInput
-from app.pricing.models import CHANNELS, PriceBand, PriceList, PriceListItem, TenderPrice
-from app.pricing.rules import windows_overlap
+from app.pricing.models import (
+    CHANNELS,
+    PriceBand,
+    PriceList,
+    PriceListItem,
+    TenderPrice,
+)
 
 
 def _region(session: Session, values: dict, field: str = "region_id") -> int | None:

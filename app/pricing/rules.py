@@ -121,8 +121,3 @@ def band_check(price: Decimal | None, band) -> str:
     if price > ceiling:
         return "above_ceiling"
     return "within"
-
-
-def windows_overlap(a_from: date, a_until: date | None, b_from: date, b_until: date | None) -> bool:
-    """Inclusive windows; an empty end runs forever."""
-    return (a_until is None or b_from <= a_until) and (b_until is None or a_from <= b_until)
