@@ -9,7 +9,6 @@ present in ``values`` change. Nothing here commits.
 from __future__ import annotations
 
 import re
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.catalog.models import ProductLine, Registration, Sku
 from app.catalog.rules import gtin_valid, normalize_nhsa_code
 from app.compliance.operations import reason
+from app.core import coerce
 from app.core.errors import InvalidInput
 
 DEVICE_CLASSES = ("I", "II", "III")
@@ -35,72 +35,19 @@ SKU_FIELDS = ("code", "name", "specification", "unit", "product_line_id", "regis
 
 # --- value checks ------------------------------------------------------------------------
 
-def _text(values: dict, field: str, max_len: int, required: bool = False) -> str | None:
-    value = values.get(field)
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    if not value:
-        if required:
-            raise InvalidInput(field, _("This field is required."))
-        return None
-    if len(value) > max_len:
-        raise InvalidInput(field, _("At most %(n)d characters.", n=max_len))
-    return value
 
 
 def _code(values: dict, field: str, max_len: int) -> str:
-    value = _text(values, field, max_len, required=True)
+    value = coerce.text(values, field, max_length=max_len, required=True)
     if not _CODE.match(value):
         raise InvalidInput(field, _("Use letters, digits and - _ . / only, without spaces."))
     return value
 
 
-def _date(values: dict, field: str, required: bool = False) -> date | None:
-    value = values.get(field)
-    if isinstance(value, str):
-        value = value.strip()
-        if value:
-            try:
-                value = date.fromisoformat(value)
-            except ValueError:
-                raise InvalidInput(field, _("Enter a date as YYYY-MM-DD.")) from None
-    if value in (None, ""):
-        if required:
-            raise InvalidInput(field, _("This field is required."))
-        return None
-    if not isinstance(value, date):
-        raise InvalidInput(field, _("Enter a date as YYYY-MM-DD."))
-    return value
 
 
-def _int(values: dict, field: str, required: bool = False, minimum: int | None = None,
-         maximum: int | None = None) -> int | None:
-    value = values.get(field)
-    if isinstance(value, str):
-        value = value.strip()
-        if value:
-            if not value.isascii() or not value.isdigit():
-                raise InvalidInput(field, _("Enter a whole number."))
-            value = int(value)
-    if value in (None, ""):
-        if required:
-            raise InvalidInput(field, _("This field is required."))
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, _("Enter a whole number."))
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise InvalidInput(field, _("Enter a number from %(low)d to %(high)d.", low=minimum, high=maximum))
-    return value
 
 
-def _bool(values: dict, field: str) -> bool:
-    value = values.get(field)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on", "y", "是")
-    return bool(value)
 
 
 def _tax_rate(values: dict) -> Decimal:
@@ -124,14 +71,6 @@ def _tax_rate(values: dict) -> Decimal:
     return rate.quantize(Decimal("0.0001"))
 
 
-def _choice(values: dict, field: str, choices: tuple[str, ...], default: str | None = None) -> str:
-    value = values.get(field)
-    value = value.strip() if isinstance(value, str) else value
-    if value in (None, "") and default is not None:
-        return default
-    if value not in choices:
-        raise InvalidInput(field, _("Choose one of: %(choices)s.", choices=", ".join(choices)))
-    return value
 
 
 def _taken(session: Session, model, column, value, own_id: int | None) -> bool:
@@ -161,8 +100,8 @@ def _apply(session: Session, obj, clean: dict, keys) -> None:
 def save_product_line(session: Session, values: dict, line: ProductLine | None = None) -> ProductLine:
     """Create a product line, or change ``line``."""
     merged = _merged(line, PRODUCT_LINE_FIELDS, values)
-    clean = {"code": _code(merged, "code", 30).upper(), "name": _text(merged, "name", 100, required=True),
-             "name_en": _text(merged, "name_en", 100, required=True)}
+    clean = {"code": _code(merged, "code", 30).upper(), "name": coerce.text(merged, "name", max_length=100, required=True),
+             "name_en": coerce.text(merged, "name_en", max_length=100, required=True)}
     if _taken(session, ProductLine, ProductLine.code, clean["code"], getattr(line, "id", None)):
         raise InvalidInput("code", _("Another product line has this code."))
     if line is None:
@@ -181,13 +120,13 @@ def save_registration(session: Session, values: dict, registration: Registration
     and III certificates need an end date; a class I filing may have none."""
     merged = _merged(registration, REGISTRATION_FIELDS, values)
     clean = {
-        "number": _text(merged, "number", 60, required=True),
-        "product_name": _text(merged, "product_name", 200, required=True),
-        "device_class": _choice(merged, "device_class", DEVICE_CLASSES),
-        "holder": _text(merged, "holder", 200, required=True),
-        "valid_from": _date(merged, "valid_from", required=True),
-        "valid_until": _date(merged, "valid_until"),
-        "scope": _text(merged, "scope", 4000),
+        "number": coerce.text(merged, "number", max_length=60, required=True),
+        "product_name": coerce.text(merged, "product_name", max_length=200, required=True),
+        "device_class": coerce.choice(merged, "device_class", DEVICE_CLASSES),
+        "holder": coerce.text(merged, "holder", max_length=200, required=True),
+        "valid_from": coerce.day(merged, "valid_from", required=True),
+        "valid_until": coerce.day(merged, "valid_until"),
+        "scope": coerce.text(merged, "scope", max_length=4000),
     }
     if clean["valid_until"] is None and clean["device_class"] != "I":
         raise InvalidInput("valid_until", _("A class II or III certificate has an end date."))
@@ -209,19 +148,19 @@ def save_registration(session: Session, values: dict, registration: Registration
 def _clean_sku(session: Session, merged: dict, own_id: int | None) -> dict:
     clean = {
         "code": _code(merged, "code", 40),
-        "name": _text(merged, "name", 200, required=True),
-        "specification": _text(merged, "specification", 200),
-        "unit": _text(merged, "unit", 20, required=True),
-        "product_line_id": _int(merged, "product_line_id", required=True),
-        "registration_id": _int(merged, "registration_id"),
-        "udi_di": _text(merged, "udi_di", 14),
-        "nhsa_code": _text(merged, "nhsa_code", 60),
+        "name": coerce.text(merged, "name", max_length=200, required=True),
+        "specification": coerce.text(merged, "specification", max_length=200),
+        "unit": coerce.text(merged, "unit", max_length=20, required=True),
+        "product_line_id": coerce.ident(merged, "product_line_id", required=True),
+        "registration_id": coerce.ident(merged, "registration_id"),
+        "udi_di": coerce.text(merged, "udi_di", max_length=14),
+        "nhsa_code": coerce.text(merged, "nhsa_code", max_length=60),
         "tax_rate": _tax_rate(merged),
-        "storage": _text(merged, "storage", 100),
-        "tracking": _choice(merged, "tracking", TRACKING, default="lot"),
-        "shelf_life_months": _int(merged, "shelf_life_months", minimum=1, maximum=600),
-        "status": _choice(merged, "status", SKU_STATUSES, default="active"),
-        "implant": _bool(merged, "implant"),
+        "storage": coerce.text(merged, "storage", max_length=100),
+        "tracking": coerce.choice(merged, "tracking", TRACKING, default="lot"),
+        "shelf_life_months": coerce.whole(merged, "shelf_life_months", 1, 600),
+        "status": coerce.choice(merged, "status", SKU_STATUSES, default="active"),
+        "implant": coerce.flag(merged, "implant"),
     }
     if session.get(ProductLine, clean["product_line_id"]) is None:
         raise InvalidInput("product_line_id", _("Choose a product line."))

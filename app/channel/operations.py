@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.channel.models import QUALIFICATION_KINDS, Dealer, Hospital, Qualification, Region
 from app.channel.rules import MAX_SCAN_BYTES, Licence, qualification_gaps, scan_kind, uscc_valid
 from app.compliance.operations import reason
+from app.core import coerce
 from app.core.errors import InvalidInput
 from app.core.i18n import shanghai_today
 
@@ -56,43 +57,10 @@ def add_hospital(session: Session, code: str, name: str, grade: str, region: Reg
 
 # --- value checks --------------------------------------------------------------------
 
-def _text(values: dict, field: str, max_len: int, required: bool = False) -> str | None:
-    value = values.get(field)
-    value = "" if value is None else str(value).strip()
-    if not value:
-        if required:
-            raise InvalidInput(field, _("This field is required."))
-        return None
-    if len(value) > max_len:
-        raise InvalidInput(field, _("At most %(n)d characters.", n=max_len))
-    return value
 
 
-def _id(values: dict, field: str, required: bool = False) -> int | None:
-    value = values.get(field)
-    if value in (None, "", 0, "0"):
-        if required:
-            raise InvalidInput(field, _("This field is required."))
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(field, _("Choose one from the list.")) from None
 
 
-def _date(values: dict, field: str, required: bool = False) -> date | None:
-    value = values.get(field)
-    if isinstance(value, date):
-        return value
-    value = "" if value is None else str(value).strip()
-    if not value:
-        if required:
-            raise InvalidInput(field, _("This field is required."))
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(field, _("Enter a date as YYYY-MM-DD.")) from None
 
 
 def _money(values: dict, field: str) -> Decimal:
@@ -112,17 +80,6 @@ def _money(values: dict, field: str) -> Decimal:
     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _whole(values: dict, field: str, low: int, high: int, default: int) -> int:
-    value = values.get(field)
-    if value in (None, ""):
-        return default
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(field, _("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)) from None
-    if not low <= number <= high:
-        raise InvalidInput(field, _("Enter a whole number from %(low)d to %(high)d.", low=low, high=high))
-    return number
 
 
 def _unique(session: Session, model, column, value, own_id: int | None, field: str, message: str) -> None:
@@ -162,13 +119,13 @@ def save_dealer(session: Session, values: dict, dealer: Dealer | None = None) ->
     changes: dict = {}
 
     if "code" in given:
-        code = _text(given, "code", 30, required=True).upper()
+        code = coerce.text(given, "code", max_length=30, required=True).upper()
         _unique(session, Dealer, Dealer.code, code, own_id, "code", _("Another dealer already has this code."))
         changes["code"] = code
     if "name" in given:
-        changes["name"] = _text(given, "name", 200, required=True)
+        changes["name"] = coerce.text(given, "name", max_length=200, required=True)
     if "uscc" in given:
-        uscc = _text(given, "uscc", 18, required=new or bool(dealer.uscc))
+        uscc = coerce.text(given, "uscc", max_length=18, required=new or bool(dealer.uscc))
         if uscc is not None:
             uscc = uscc.upper()
             if not uscc_valid(uscc):
@@ -178,12 +135,12 @@ def save_dealer(session: Session, values: dict, dealer: Dealer | None = None) ->
                     _("Another dealer already has this unified social credit code."))
         changes["uscc"] = uscc
     if "region_id" in given:
-        changes["region_id"] = _region(session, _id(given, "region_id", required=True)).id
+        changes["region_id"] = _region(session, coerce.ident(given, "region_id", required=True)).id
     if "tier" in given or "upstream_dealer_id" in given:
         tier = given.get("tier", None if new else dealer.tier) or ""
         if tier not in TIERS:
             raise InvalidInput("tier", _("Choose agent, tier 1 or tier 2."))
-        upstream_id = _id(given, "upstream_dealer_id") if "upstream_dealer_id" in given else dealer.upstream_dealer_id
+        upstream_id = coerce.ident(given, "upstream_dealer_id") if "upstream_dealer_id" in given else dealer.upstream_dealer_id
         unchanged = not new and (tier, upstream_id) == (dealer.tier, dealer.upstream_dealer_id)
         if unchanged:
             pass  # an edit that keeps the chain is not refused for what changed around it since
@@ -195,16 +152,16 @@ def save_dealer(session: Session, values: dict, dealer: Dealer | None = None) ->
     for field, max_len in (("contact_name", 100), ("contact_phone", 40), ("address", 300), ("bank_name", 200),
                            ("bank_account", 40)):
         if field in given:
-            changes[field] = _text(given, field, max_len)
+            changes[field] = coerce.text(given, field, max_length=max_len)
     if "contact_email" in given:
-        email = _text(given, "contact_email", 254)
+        email = coerce.text(given, "contact_email", max_length=254)
         if email is not None and not _EMAIL.match(email):
             raise InvalidInput("contact_email", _("Enter a valid e-mail address."))
         changes["contact_email"] = email
     if "credit_limit" in given:
         changes["credit_limit"] = _money(given, "credit_limit")
     if "payment_terms_days" in given:
-        changes["payment_terms_days"] = _whole(given, "payment_terms_days", 0, 365, 60)
+        changes["payment_terms_days"] = coerce.whole(given, "payment_terms_days", 0, 365, default=60)
 
     if new:
         status = values.get("status") or "pending"
@@ -410,10 +367,10 @@ def add_qualification(session: Session, dealer: Dealer, values: dict, upload: tu
     kind = values.get("kind") or ""
     if kind not in QUALIFICATION_KINDS:
         raise InvalidInput("kind", _("Choose the kind of qualification."))
-    number = _text(values, "number", 60, required=True)
+    number = coerce.text(values, "number", max_length=60, required=True)
     classes = _device_classes(values, kind)
-    scope = _text(values, "scope", 2000)
-    issued_on, valid_until = _date(values, "issued_on"), _date(values, "valid_until")
+    scope = coerce.text(values, "scope", max_length=2000)
+    issued_on, valid_until = coerce.day(values, "issued_on"), coerce.day(values, "valid_until")
     if issued_on and issued_on > today():
         raise InvalidInput("issued_on", _("The issue date is in the future."))
     if valid_until and issued_on and valid_until < issued_on:
@@ -422,7 +379,7 @@ def add_qualification(session: Session, dealer: Dealer, values: dict, upload: tu
         raise InvalidInput("valid_until", _("This qualification has already expired; upload the current one."))
     replaces = None
     if values.get("replaces_id"):
-        replaces = session.get(Qualification, _id(values, "replaces_id"))
+        replaces = session.get(Qualification, coerce.ident(values, "replaces_id"))
         if replaces is None or replaces.dealer_id != dealer.id or replaces.kind != kind:
             raise InvalidInput("replaces_id", _("Choose one of this dealer's qualifications of the same kind."))
     elif dealer.status not in ("pending", "rejected"):
@@ -477,21 +434,21 @@ def save_hospital(session: Session, values: dict, hospital: Hospital | None = No
     own_id = None if new else hospital.id
     changes: dict = {}
     if "code" in given:
-        code = _text(given, "code", 30, required=True).upper()
+        code = coerce.text(given, "code", max_length=30, required=True).upper()
         _unique(session, Hospital, Hospital.code, code, own_id, "code", _("Another hospital already has this code."))
         changes["code"] = code
     if "name" in given:
-        changes["name"] = _text(given, "name", 200, required=True)
+        changes["name"] = coerce.text(given, "name", max_length=200, required=True)
     if "grade" in given:
-        grade = _text(given, "grade", 20, required=True)
+        grade = coerce.text(given, "grade", max_length=20, required=True)
         if grade not in HOSPITAL_GRADES:
             raise InvalidInput("grade", _("Choose a grade from the list."))
         changes["grade"] = grade
     if "region_id" in given:
-        changes["region_id"] = _region(session, _id(given, "region_id", required=True)).id
+        changes["region_id"] = _region(session, coerce.ident(given, "region_id", required=True)).id
     for field, max_len in (("city", 100), ("address", 300), ("contact_name", 100), ("contact_phone", 40)):
         if field in given:
-            changes[field] = _text(given, field, max_len)
+            changes[field] = coerce.text(given, field, max_length=max_len)
     if "departments" in given:
         raw = given["departments"] or []
         if isinstance(raw, str):
@@ -501,7 +458,7 @@ def save_hospital(session: Session, values: dict, hospital: Hospital | None = No
             raise InvalidInput("departments", _("A department name has at most 60 characters."))
         changes["departments"] = departments
     if "serving_dealer_id" in given:
-        dealer_id = _id(given, "serving_dealer_id")
+        dealer_id = coerce.ident(given, "serving_dealer_id")
         if dealer_id is not None and (new or dealer_id != hospital.serving_dealer_id):
             dealer = session.get(Dealer, dealer_id)
             if dealer is None or dealer.status != "active":
@@ -541,16 +498,16 @@ def save_region(session: Session, values: dict, region: Region | None = None) ->
     own_id = None if new else region.id
     changes: dict = {}
     if "code" in given:
-        code = _text(given, "code", 30, required=True).upper()
+        code = coerce.text(given, "code", max_length=30, required=True).upper()
         _unique(session, Region, Region.code, code, own_id, "code", _("Another region already has this code."))
         changes["code"] = code
     if "name" in given:
-        changes["name"] = _text(given, "name", 100, required=True)
+        changes["name"] = coerce.text(given, "name", max_length=100, required=True)
     if "name_en" in given:
-        changes["name_en"] = _text(given, "name_en", 100, required=True)
+        changes["name_en"] = coerce.text(given, "name_en", max_length=100, required=True)
     parent = region.parent if region is not None else None
     if "parent_id" in given:
-        parent_id = _id(given, "parent_id")
+        parent_id = coerce.ident(given, "parent_id")
         parent = session.get(Region, parent_id) if parent_id else None
         if parent_id and parent is None:
             raise InvalidInput("parent_id", _("Choose a region from the list."))

@@ -101,6 +101,31 @@ def idents(values: dict, field: str) -> list[int] | None:
     return out or None
 
 
+def whole(values: dict, field: str, low: int, high: int, default: int | None = None, required: bool = False) -> int | None:
+    """A whole number from ``low`` to ``high``; ``default`` when empty."""
+    value = values.get(field)
+    if _blank(value):
+        if required:
+            raise InvalidInput(field, _("This field is required."))
+        return default
+    text_value = str(value).strip()
+    if isinstance(value, bool) or not (isinstance(value, int) or (text_value.isascii() and text_value.isdigit())) \
+            or not low <= int(text_value) <= high:
+        raise InvalidInput(field, _("Enter a whole number from %(low)d to %(high)d.", low=low, high=high))
+    return int(text_value)
+
+
+def choice(values: dict, field: str, choices, default: str | None = None) -> str:
+    """One of ``choices``; ``default`` when empty (and one is given)."""
+    value = values.get(field)
+    value = value.strip() if isinstance(value, str) else value
+    if _blank(value) and default is not None:
+        return default
+    if value not in choices:
+        raise InvalidInput(field, _("Choose one of: %(choices)s.", choices=", ".join(choices)))
+    return value
+
+
 def flag(values: dict, field: str) -> bool:
     value = values.get(field)
     if isinstance(value, str):

@@ -305,7 +305,7 @@ class RHProductLineSave(RHProductLines):
 
     def post(self):
         line_id = request.form.get("line_id", "")
-        line = get_or_404(db.session.get(ProductLine, as_id(line_id))) if line_id else None
+        line = get_or_404(as_id(line_id) and db.session.get(ProductLine, as_id(line_id))) if line_id else None
         values = _form_values(ops.PRODUCT_LINE_FIELDS)
         try:
             line = ops.save_product_line(db.session, values, line)
