@@ -6,8 +6,6 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 
 from app.channel import operations as ops
-from app.core.db import db
-from app.core.errors import InvalidInput
 
 DEALER_STATUSES = {"pending": _l("Pending review"), "active": _l("Active"), "inactive": _l("Inactive"),
                    "rejected": _l("Rejected")}
@@ -22,12 +20,6 @@ QUALIFICATION_STATUSES = {"pending": _l("In review"), "approved": _l("Approved")
 def form_values(fields) -> dict:
     """The named fields the form carries (absent ones are left unchanged)."""
     return {f: request.form.get(f, "") for f in fields if f in request.form}
-
-
-def refused(err: InvalidInput) -> dict:
-    """An operation refused the input: nothing of this request is kept; the error by field."""
-    db.session.rollback()
-    return {err.field or "form": err.message}
 
 
 def labels() -> dict:

@@ -34,3 +34,14 @@ class EmailAddress:
                            test_environment=current_app.config["ALLOW_TEST_EMAIL_DOMAINS"])
         except EmailNotValidError:
             raise ValidationError(_l("Enter a valid e-mail address."))
+
+
+def refused(err, fields=None) -> dict:
+    """An operation refused the input (``InvalidInput``): nothing of this request is kept
+    (rolled back) and the page shows the message by its field — or at the top of the form
+    when the field is not one of ``fields``."""
+    from app.core.db import db
+
+    db.session.rollback()
+    field = err.field if err.field and (fields is None or err.field in fields) else "form"
+    return {field: err.message}

@@ -15,7 +15,8 @@ from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHDealer, get_or_404
 from app.core.htmx import redirect, render_page
-from portals.channel_forms import form_values, labels, qualification_values, refused, uploaded_file
+from portals.channel_forms import form_values, labels, qualification_values, uploaded_file
+from portals.forms import refused
 
 CONTACT_FIELDS = ("contact_name", "contact_phone", "contact_email")
 

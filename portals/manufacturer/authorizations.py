@@ -20,6 +20,7 @@ from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import redirect, render_page
 from app.pricing.queries import sku_choices
 from app.core.coerce import int_arg
+from portals.forms import refused
 from app.core.i18n import shanghai_today
 
 VIEWERS = ("admin", "channel_manager", "regional_manager", "finance")
@@ -87,8 +88,7 @@ class RHAuthorizationNew(RHManufacturer):
         try:
             auth = auth_ops.create_authorization(db.session, values, requested_by=current_user)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._page(form, {err.field or "form": err.message}, 400)
+            return self._page(form, refused(err), 400)
         flash(_("Authorization %(code)s created; its letter is being prepared.", code=auth.code), "success")
         return redirect(url_for("manufacturer.authorization", auth_id=auth.id))
 

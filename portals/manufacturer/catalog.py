@@ -20,6 +20,7 @@ from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import is_htmx, redirect, render_page
 from app.core.coerce import as_id, int_arg
+from portals.forms import refused
 from app.core.i18n import shanghai_today
 
 CATALOG_VIEWERS = ("admin", "channel_manager", "qa_ra", "regional_manager", "finance", "after_sales")
@@ -38,10 +39,6 @@ REGISTRATION_INLINE_FIELDS = ("product_name", "holder", "valid_until")
 def _form_values(fields) -> dict:
     """The posted form as text, per field; a checkbox not sent is off."""
     return {f: ("1" if request.form.get(f) else "") if f == "implant" else request.form.get(f, "") for f in fields}
-
-
-def _error(err: InvalidInput, fields) -> dict:
-    return {err.field if err.field in fields else "form": err.message}
 
 
 # --- SKUs -------------------------------------------------------------------------------------
@@ -80,8 +77,7 @@ class RHSkuNew(RHManufacturer):
         try:
             sku = ops.save_sku(db.session, values, requester=current_user)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._page(values, _error(err, SKU_FORM_FIELDS), 400)
+            return self._page(values, refused(err, SKU_FORM_FIELDS), 400)
         if sku.status == "pending":
             flash(_("SKU %(code)s saved; it is active once its first-business review approves it.", code=sku.code),
                   "success")
@@ -129,8 +125,7 @@ class RHSkuEdit(RHSkuBase):
         try:
             ops.save_sku(db.session, values, self.sku)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._page(values, _error(err, SKU_FORM_FIELDS), 400)
+            return self._page(values, refused(err, SKU_FORM_FIELDS), 400)
         flash(_("SKU %(code)s saved.", code=self.sku.code), "success")
         return redirect(url_for("manufacturer.sku", sku_id=self.sku.id))
 
@@ -157,8 +152,7 @@ class RHSkuRow(RHSkuBase):
         try:
             ops.save_sku(db.session, values, self.sku)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._row(True, values, _error(err, SKU_INLINE_FIELDS), 400)
+            return self._row(True, values, refused(err, SKU_INLINE_FIELDS), 400)
         if not is_htmx():
             flash(_("SKU %(code)s saved.", code=self.sku.code), "success")
             return redirect(url_for("manufacturer.skus"))
@@ -175,8 +169,7 @@ class RHSkuStatus(RHSkuBase):
         try:
             ops.set_sku_status(db.session, self.sku, status, request.form.get("reason", ""))
         except InvalidInput as err:
-            db.session.rollback()
-            return _sku_page(self.sku, _error(err, ("reason", "status")), 400)
+            return _sku_page(self.sku, refused(err, ("reason", "status")), 400)
         flash(_("SKU reactivated.") if status == "active" else _("SKU deactivated."), "success")
         return redirect(url_for("manufacturer.sku", sku_id=self.sku.id))
 
@@ -210,8 +203,7 @@ class RHRegistrationNew(RHManufacturer):
         try:
             registration = ops.save_registration(db.session, values)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._page(values, _error(err, REGISTRATION_FORM_FIELDS), 400)
+            return self._page(values, refused(err, REGISTRATION_FORM_FIELDS), 400)
         flash(_("Registration certificate %(number)s saved.", number=registration.number), "success")
         return redirect(url_for("manufacturer.registration", registration_id=registration.id))
 
@@ -248,8 +240,7 @@ class RHRegistrationEdit(RHRegistrationBase):
         try:
             ops.save_registration(db.session, values, self.registration)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._page(values, _error(err, REGISTRATION_FORM_FIELDS), 400)
+            return self._page(values, refused(err, REGISTRATION_FORM_FIELDS), 400)
         flash(_("Registration certificate %(number)s saved.", number=self.registration.number), "success")
         return redirect(url_for("manufacturer.registration", registration_id=self.registration.id))
 
@@ -274,8 +265,7 @@ class RHRegistrationRow(RHRegistrationBase):
         try:
             ops.save_registration(db.session, values, self.registration)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._row(True, values, _error(err, REGISTRATION_INLINE_FIELDS), 400)
+            return self._row(True, values, refused(err, REGISTRATION_INLINE_FIELDS), 400)
         if not is_htmx():
             return redirect(url_for("manufacturer.registrations"))
         return self._row()
@@ -310,8 +300,7 @@ class RHProductLineSave(RHProductLines):
         try:
             line = ops.save_product_line(db.session, values, line)
         except InvalidInput as err:
-            db.session.rollback()
-            return self._page(line, values, _error(err, ops.PRODUCT_LINE_FIELDS), 400)
+            return self._page(line, values, refused(err, ops.PRODUCT_LINE_FIELDS), 400)
         flash(_("Product line %(code)s saved.", code=line.code), "success")
         return redirect(url_for("manufacturer.product_lines"))
 

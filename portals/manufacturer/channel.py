@@ -15,8 +15,8 @@ from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import is_htmx, redirect, render_page
 from app.core.coerce import int_arg
-from portals.channel_forms import (DEALER_STATUSES, TIERS, form_values, labels, qualification_values, refused,
-                                   uploaded_file)
+from portals.channel_forms import DEALER_STATUSES, TIERS, form_values, labels, qualification_values, uploaded_file
+from portals.forms import refused
 
 DEALER_EDITORS = ("admin", "channel_manager")
 QUALIFICATION_UPLOADERS = ("admin", "channel_manager", "qa_ra")

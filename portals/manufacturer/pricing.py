@@ -20,6 +20,7 @@ from app.pricing import operations as ops
 from app.pricing import queries as pricing_q
 from app.pricing.models import PriceListItem
 from app.core.coerce import int_arg
+from portals.forms import refused
 from app.core.i18n import shanghai_today
 
 VIEWERS = ("admin", "channel_manager", "regional_manager", "finance")
@@ -29,11 +30,6 @@ TENDER_EDITORS = ("admin", "channel_manager")
 
 def _scope():
     return channel_q.ChannelScope.of(current_user)
-
-
-def _failed(err: InvalidInput) -> dict:
-    db.session.rollback()
-    return {err.field or "form": err.message}
 
 
 # --- price lists -------------------------------------------------------------------------
@@ -69,7 +65,7 @@ class RHPriceListNew(RHManufacturer):
         try:
             price_list = ops.save_price_list(db.session, form, self.price_list)
         except InvalidInput as err:
-            return self._page(form, _failed(err), 400)
+            return self._page(form, refused(err), 400)
         flash(_("Price list %(code)s saved.", code=price_list.code), "success")
         return redirect(url_for("manufacturer.price_list", price_list_id=price_list.id))
 
@@ -118,7 +114,7 @@ class RHPriceListItemAdd(RHPriceList):
         try:
             item = ops.save_price_list_item(db.session, {**add, "price_list_id": self.price_list.id})
         except InvalidInput as err:
-            return self._page({f"add_{k}": v for k, v in _failed(err).items()}, 400, add)
+            return self._page({f"add_{k}": v for k, v in refused(err).items()}, 400, add)
         flash(_("%(sku)s: %(price)s saved.", sku=item.sku.code, price=f"¥{item.price:,}"), "success")
         return redirect(url_for("manufacturer.price_list", price_list_id=self.price_list.id))
 
@@ -195,7 +191,7 @@ class RHPriceBandNew(RHManufacturer):
         try:
             ops.save_price_band(db.session, form, self.band)
         except InvalidInput as err:
-            errors = _failed(err)
+            errors = refused(err)
             if self.band is not None:
                 self._load(**kw)
             return self._page(form, errors, 400)
@@ -245,7 +241,7 @@ class RHTenderPriceNew(RHManufacturer):
         try:
             ops.save_tender_price(db.session, form, self.tender)
         except InvalidInput as err:
-            errors = _failed(err)
+            errors = refused(err)
             if self.tender is not None:
                 self._load(**kw)
             return self._page(form, errors, 400)
