@@ -1,13 +1,14 @@
 """Onboarding a dealer in a real browser: the channel manager creates it, uploads its
 licences, edits its credit in place and submits it for first-business review; QA and a
-channel manager sign their approvals; the dealer is active."""
+channel manager sign their approvals; the dealer is active and is authorized for its region."""
 import uuid
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from app.channel.models import Dealer, Region
+from app.catalog.models import ProductLine
+from app.channel.models import Authorization, Dealer, Region
 from app.channel.rules import uscc_check_char
 from app.identity.models import User
 from tests.browser.conftest import PHONE, shot
@@ -111,7 +112,26 @@ def test_channel_manager_onboards_a_dealer_through_first_business_review(page_fo
     assert "on" in page.locator("#dealer-status").get_attribute("class")
     shot(page, "dealer-active")
     with as_tenant("acme") as session:
-        assert session.scalar(select(Dealer.status).where(Dealer.code == code)) == "active"
+        dealer = session.scalar(select(Dealer).where(Dealer.code == code))
+        assert dealer.status == "active"
+        dealer_id = dealer.id
+        cv = session.scalar(select(ProductLine.id).where(ProductLine.code == "CV"))
+
+    # …and, now active, it is authorized for its region; the letter is prepared in the background
+    page.goto(f"{base}/manufacturer/authorizations/new")
+    page.select_option("select[name=dealer_id]", str(dealer_id))
+    page.select_option("select[name=product_line_id]", str(cv))
+    page.select_option("select[name=region_id]", str(region_id))
+    page.fill("input[name=valid_from]", "2049-01-01")
+    page.fill("input[name=valid_until]", "2049-12-31")
+    page.click("#auth-form button[type=submit]")
+    page.wait_for_url("**/manufacturer/authorizations/*")
+    assert name in page.locator("dl.facts").inner_text()
+    assert page.locator("section.letter").count() == 1
+    shot(page, "dealer-authorized")
+    with as_tenant("acme") as session:
+        granted = session.scalar(select(Authorization).where(Authorization.dealer_id == dealer_id))
+        assert (granted.region_id, granted.product_line_id, granted.status) == (region_id, cv, "active")
 
     phone, _ = page_for("acme", PHONE)
     sign_in(phone, base, "channel@acme.test")
