@@ -75,3 +75,11 @@ def test_a_scan_with_a_chinese_file_name_downloads(signed_in, as_tenant):
 def test_the_expiry_watch_links_each_item_to_its_page(signed_in):
     html = signed_in("acme", "channel").get("/manufacturer/expiry").get_data(as_text=True)
     assert "/manufacturer/authorizations/" in html and "/manufacturer/registrations/" in html
+
+
+def test_list_filters_offer_only_the_dealers_in_the_users_reach(signed_in):
+    south = signed_in("acme", "sales.south")
+    east = signed_in("acme", "sales.east")
+    for path in ("/manufacturer/hospitals", "/manufacturer/authorizations"):
+        assert "华东医疗器械有限公司" not in south.get(path).get_data(as_text=True), path
+        assert "华东医疗器械有限公司" in east.get(path).get_data(as_text=True), path

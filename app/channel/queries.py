@@ -178,6 +178,13 @@ def dealer_choices(session: Session, scope: ChannelScope = ChannelScope()) -> li
     return list(session.scalars(_scoped(stmt, Dealer, scope)))
 
 
+def serving_dealer_choices(session: Session, scope: ChannelScope = ChannelScope()) -> list[Dealer]:
+    """The dealers that serve at least one hospital, within ``scope``: what the hospital
+    list's "serving dealer" filter offers (a few dozen, however many dealers there are)."""
+    serving = select(Hospital.serving_dealer_id).where(Hospital.serving_dealer_id.is_not(None)).distinct()
+    return list(session.scalars(_scoped(select(Dealer).where(Dealer.id.in_(serving)).order_by(Dealer.name), Dealer, scope)))
+
+
 def hospital_choices(session: Session, scope: ChannelScope = ChannelScope()) -> list[Hospital]:
     stmt = select(Hospital).where(Hospital.status == "active").order_by(Hospital.name).limit(5000)
     return list(session.scalars(_scoped(stmt, Hospital, scope)))

@@ -210,7 +210,8 @@ class RHHospitals(RHManufacturer):
         return render_page("manufacturer/hospitals.html", block="results", page=page, search=search,
                            region_id=region_id, grade=grade, dealer_id=dealer_id, status_filter=status,
                            regions=channel_q.regions(db.session, max_level=1),
-                           dealers=channel_q.dealer_choices(db.session, channel_q.ChannelScope.of(current_user)), can_create=RHHospitalNew.allows(current_user),
+                           dealers=channel_q.serving_dealer_choices(db.session, _scope()),
+                           can_create=RHHospitalNew.allows(current_user),
                            **labels())
 
 
