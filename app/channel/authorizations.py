@@ -252,6 +252,8 @@ def extend_authorization(session: Session, auth: Authorization, valid_until, why
 
 @dataclass(frozen=True)
 class AuthorizationFilter:
+    #: the authorization's code, or its dealer's code or name
+    search: str = ""
     dealer_id: int | None = None
     product_line_id: int | None = None
     region_id: int | None = None
@@ -276,6 +278,9 @@ def authorizations_page(session: Session, scope: ChannelScope, cursor: str | Non
     today = today or shanghai_today()
     stmt = _scoped(select(Authorization).join(Dealer, Dealer.id == Authorization.dealer_id), scope)
     f = filters
+    if search := f.search.strip():
+        like = f"%{search}%"
+        stmt = stmt.where(or_(Authorization.code.ilike(like), Dealer.code.ilike(like), Dealer.name.ilike(like)))
     if f.dealer_id:
         stmt = stmt.where(Authorization.dealer_id == f.dealer_id)
     if f.product_line_id:

@@ -2,7 +2,6 @@
 list shows them (the page's scope and every filter it applies, validated the same way)."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from app.channel import authorizations as auth_q
 from app.channel import queries as channel_q
 from app.channel.models import Hospital
 from app.channel.operations import HOSPITAL_GRADES
+from app.core.i18n import shanghai_today
 from app.compliance.exports import choice_param, id_param, register_export, search_param, walk_batches
 
 CHANNEL_VIEWERS = channel_q.CHANNEL_VIEWERS
@@ -49,13 +49,13 @@ def authorization_filter(params: dict) -> auth_q.AuthorizationFilter:
     """The filters of the authorizations page (portals/manufacturer/authorizations.py)."""
     expiring = id_param(params, "expiring")
     return auth_q.AuthorizationFilter(
-        dealer_id=id_param(params, "dealer"), product_line_id=id_param(params, "line"),
+        search=search_param(params), dealer_id=id_param(params, "dealer"), product_line_id=id_param(params, "line"),
         region_id=id_param(params, "region"), status=choice_param(params, "status", ("active", "expired", "revoked")),
         expiring=expiring if expiring in (30, 60, 90) else None)
 
 
 def authorization_rows(session, user, params):
-    scope, flt, today = channel_q.ChannelScope.of(user), authorization_filter(params), date.today()
+    scope, flt, today = channel_q.ChannelScope.of(user), authorization_filter(params), shanghai_today()
     labels = {"revoked": str(_l("Revoked")), "expired": str(_l("Expired")), "active": str(_l("In force"))}
     for items in walk_batches(lambda cursor: auth_q.authorizations_page(session, scope, cursor, flt, today)):
         sku_ids = {i for a in items for i in (a.sku_ids or ())}
@@ -82,4 +82,4 @@ register_export("hospitals", _l("Hospitals"), CHANNEL_VIEWERS,
 register_export("authorizations", _l("Authorizations"), AUTHORIZATION_VIEWERS,
                 (_l("Code"), _l("Dealer code"), _l("Dealer"), _l("Products"), _l("Territory"), _l("Valid from"),
                  _l("Valid until"), _l("Exclusive"), _l("Status"), _l("Notes")),
-                authorization_rows, params=("dealer", "line", "region", "status", "expiring"))
+                authorization_rows, params=("q", "dealer", "line", "region", "status", "expiring"))

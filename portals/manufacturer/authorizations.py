@@ -45,13 +45,12 @@ class RHAuthorizations(RHManufacturer):
         args = request.args
         status = args.get("status", "")
         flt = auth_ops.AuthorizationFilter(
-            dealer_id=int_arg(args, "dealer"), product_line_id=int_arg(args, "line"), region_id=int_arg(args, "region"),
+            search=args.get("q", "")[:100], dealer_id=int_arg(args, "dealer"), product_line_id=int_arg(args, "line"), region_id=int_arg(args, "region"),
             status=status if status in ("active", "expired", "revoked") else "",
             expiring=int_arg(args, "expiring") if int_arg(args, "expiring") in (30, 60, 90) else None)
         page = auth_ops.authorizations_page(db.session, channel_q.ChannelScope.of(current_user), args.get("after"), flt)
         return render_page("manufacturer/authorizations.html", block="results", page=page, flt=flt,
                            regions=channel_q.regions(db.session, max_level=2), region_id=flt.region_id,
-                           dealers=channel_q.dealer_choices(db.session, channel_q.ChannelScope.of(current_user)),
                            lines=list(db.session.scalars(select(ProductLine).order_by(ProductLine.code))),
                            today=shanghai_today())
 
