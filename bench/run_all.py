@@ -1,10 +1,13 @@
 """``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
-from bench import http, tenants
+from bench import http, masterdata, tenants
 
 
 def main() -> None:
     print("== HTTP: portal list page vs /healthz ==", flush=True)
     for line in http.run():
+        print(line, flush=True)
+    print("\n== Master data at scale: lists, price resolution, import ==", flush=True)
+    for line in masterdata.run():
         print(line, flush=True)
     print("\n== Tenants at scale ==", flush=True)
     for line in tenants.run():
