@@ -151,7 +151,7 @@ def test_run_now_button_makes_an_excel_report(as_tenant, signed_in, run_worker):
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     text = repr(values)
     assert names["east_permit"] in text and names["reg"] in text and names["south_permit"] in text
-    assert len(values[1]) == 6  # the header row
+    assert len(values[0]) == 6 and sheet.title.endswith(shanghai_today().isoformat())  # headers; the day in the title
 
 
 def test_daily_job_is_requested_once_per_day_per_tenant_and_is_idempotent(app, as_tenant, run_worker):

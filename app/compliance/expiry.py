@@ -8,7 +8,6 @@ Shanghai calendar day per active tenant by the worker's periodic loop
 """
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,6 +22,7 @@ from app.channel.models import Authorization, Dealer, Qualification
 from app.channel.queries import ChannelScope
 from app.compliance.exports import choice_param, register_export
 from app.core.i18n import shanghai_today
+from app.core.tabular import XLSX_TYPE, Sheet, write_xlsx
 from app.core.jobs import JobContext, JobRefused, Output, job_kind, periodic, request_job
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,6 @@ def expiring(session: Session, today: date, within_days: int = 90, dealer_id: in
 @job_kind("compliance.expiry_watch", _l("Expiry watch report (Excel)"), roles=REPORT_ROLES)
 def expiry_watch(ctx: JobContext) -> Output:
     """An .xlsx of everything expired or expiring within 90 days of ``params["day"]``."""
-    from openpyxl import Workbook
-
     try:
         day = date.fromisoformat(str(ctx.params.get("day") or ""))
         within = int(ctx.params.get("within_days", 90))
@@ -141,28 +139,11 @@ def expiry_watch(ctx: JobContext) -> Output:
     with ctx.session() as session:
         items = expiring(session, day, within)
     ctx.progress(50)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = _("Expiry watch")
-    sheet.append([_("Expiry watch"), day.isoformat()])
-    sheet.append([_("Kind"), _("Item"), _("Dealer"), _("Valid until"), _("Days left"), _("Bucket")])
-    for item in items:
-        # Values from the database go in as data; none starts a formula (openpyxl writes
-        # a string beginning with "=" as a formula, so such text is prefixed).
-        sheet.append([item.kind_label, _cell(item.what), _cell(item.dealer_name or ""), item.valid_until,
-                      item.days_left, item.bucket_label])
-        sheet.cell(row=sheet.max_row, column=4).number_format = "yyyy-mm-dd"
-    for column, width in zip("ABCDEF", (18, 48, 36, 14, 10, 16)):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A3"
-    buf = io.BytesIO()
-    book.save(buf)
-    return Output(f"expiry-watch-{ctx.tenant.slug}-{day.isoformat()}.xlsx", buf.getvalue(),
-                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    rows = ([i.kind_label, i.what, i.dealer_name or "", i.valid_until, i.days_left, i.bucket_label] for i in items)
+    data = write_xlsx([Sheet(f"{_('Expiry watch')} {day.isoformat()}",
+                             [_("Kind"), _("Item"), _("Dealer"), _("Valid until"), _("Days left"), _("Bucket")],
+                             rows, widths=[18, 48, 36, 14, 10, 16])])
+    return Output(f"expiry-watch-{ctx.tenant.slug}-{day.isoformat()}.xlsx", data, XLSX_TYPE, "xlsx")
 
 
 def report_request_id(day: date) -> str:
