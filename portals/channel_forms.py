@@ -3,18 +3,14 @@ plain form into the values the channel operations take, and the uploaded scan.""
 from __future__ import annotations
 
 from flask import request
-from flask_babel import lazy_gettext as _l
 
 from app.channel import operations as ops
+from app.channel import rules
 
-DEALER_STATUSES = {"pending": _l("Pending review"), "active": _l("Active"), "inactive": _l("Inactive"),
-                   "rejected": _l("Rejected")}
-TIERS = {"agent": _l("Agent"), "tier1": _l("Tier 1"), "tier2": _l("Tier 2")}
-QUALIFICATION_KINDS = {"business_license": _l("Business licence"),
-                       "operating_permit": _l("Medical-device operating permit (class III)"),
-                       "class2_filing": _l("Class-II medical-device filing")}
-QUALIFICATION_STATUSES = {"pending": _l("In review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
-                          "superseded": _l("Superseded")}
+DEALER_STATUSES = rules.DEALER_STATUS_LABELS
+TIERS = rules.TIER_LABELS
+QUALIFICATION_KINDS = rules.QUALIFICATION_KIND_LABELS
+QUALIFICATION_STATUSES = rules.QUALIFICATION_STATUS_LABELS
 
 
 def form_values(fields) -> dict:

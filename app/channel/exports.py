@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.catalog.models import Sku
 from app.channel import authorizations as auth_q
 from app.channel import queries as channel_q
+from app.channel import rules
 from app.channel.models import Hospital
 from app.channel.operations import HOSPITAL_GRADES
 from app.core.i18n import shanghai_today
@@ -17,8 +18,7 @@ from app.compliance.exports import choice_param, id_param, register_export, sear
 CHANNEL_VIEWERS = channel_q.CHANNEL_VIEWERS
 #: who may open the authorizations list (portals/manufacturer/authorizations.py VIEWERS)
 AUTHORIZATION_VIEWERS = ("admin", "channel_manager", "regional_manager", "finance")
-TIERS = {"agent": _l("Agent"), "tier1": _l("Tier 1"), "tier2": _l("Tier 2")}
-STATUSES = {"active": _l("Active"), "inactive": _l("Inactive"), "pending": _l("Pending review"), "rejected": _l("Rejected")}
+TIERS, STATUSES = rules.TIER_LABELS, rules.DEALER_STATUS_LABELS
 YES_NO = {True: _l("Yes"), False: _l("No")}
 
 

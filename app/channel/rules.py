@@ -5,6 +5,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Mapping
 
+from flask_babel import lazy_gettext as _l
+
+#: How the channel's codes read in the interface, reports and exports (one place).
+TIER_LABELS = {"agent": _l("Agent"), "tier1": _l("Tier 1"), "tier2": _l("Tier 2")}
+DEALER_STATUS_LABELS = {"pending": _l("Pending review"), "active": _l("Active"), "inactive": _l("Inactive"),
+                        "rejected": _l("Rejected")}
+QUALIFICATION_KIND_LABELS = {"business_license": _l("Business licence"),
+                             "operating_permit": _l("Medical-device operating permit (class III)"),
+                             "class2_filing": _l("Class-II medical-device filing")}
+QUALIFICATION_STATUS_LABELS = {"pending": _l("In review"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                               "superseded": _l("Superseded")}
+
 #: GB 32100-2015: the alphabet of the unified social credit code (no I, O, S, V, Z)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
