@@ -12,13 +12,13 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import ProductLine, Registration, Sku
 from app.catalog.rules import gtin_valid, normalize_nhsa_code
 from app.compliance.operations import reason
 from app.core import coerce
+from app.core.db import ensure_unique
 from app.core.errors import InvalidInput
 
 DEVICE_CLASSES = ("I", "II", "III")
@@ -73,12 +73,6 @@ def _tax_rate(values: dict) -> Decimal:
 
 
 
-def _taken(session: Session, model, column, value, own_id: int | None) -> bool:
-    stmt = select(model.id).where(column == value)
-    if own_id is not None:
-        stmt = stmt.where(model.id != own_id)
-    return session.scalar(stmt.limit(1)) is not None
-
 
 def _merged(obj, fields: tuple[str, ...], values: dict) -> dict:
     unknown = set(values) - set(fields)
@@ -102,8 +96,8 @@ def save_product_line(session: Session, values: dict, line: ProductLine | None =
     merged = _merged(line, PRODUCT_LINE_FIELDS, values)
     clean = {"code": _code(merged, "code", 30).upper(), "name": coerce.text(merged, "name", max_length=100, required=True),
              "name_en": coerce.text(merged, "name_en", max_length=100, required=True)}
-    if _taken(session, ProductLine, ProductLine.code, clean["code"], getattr(line, "id", None)):
-        raise InvalidInput("code", _("Another product line has this code."))
+    ensure_unique(session, ProductLine, ProductLine.code, clean["code"], getattr(line, "id", None), "code",
+                  _("Another product line has this code."))
     if line is None:
         line = ProductLine(**clean)
         session.add(line)
@@ -132,8 +126,8 @@ def save_registration(session: Session, values: dict, registration: Registration
         raise InvalidInput("valid_until", _("A class II or III certificate has an end date."))
     if clean["valid_until"] is not None and clean["valid_until"] < clean["valid_from"]:
         raise InvalidInput("valid_until", _("The end date is before the start date."))
-    if _taken(session, Registration, Registration.number, clean["number"], getattr(registration, "id", None)):
-        raise InvalidInput("number", _("Another certificate has this number."))
+    ensure_unique(session, Registration, Registration.number, clean["number"], getattr(registration, "id", None),
+                  "number", _("Another certificate has this number."))
     if registration is None:
         registration = Registration(**clean)
         session.add(registration)
@@ -174,10 +168,9 @@ def _clean_sku(session: Session, merged: dict, own_id: int | None) -> dict:
         except ValueError:
             raise InvalidInput("nhsa_code", _("A medical-insurance code is the letter C and 26 digits "
                                               "(20-character code plus 7-digit specification code).")) from None
-    if _taken(session, Sku, Sku.code, clean["code"], own_id):
-        raise InvalidInput("code", _("Another SKU has this code."))
-    if clean["udi_di"] is not None and _taken(session, Sku, Sku.udi_di, clean["udi_di"], own_id):
-        raise InvalidInput("udi_di", _("Another SKU has this UDI-DI."))
+    ensure_unique(session, Sku, Sku.code, clean["code"], own_id, "code", _("Another SKU has this code."))
+    if clean["udi_di"] is not None:
+        ensure_unique(session, Sku, Sku.udi_di, clean["udi_di"], own_id, "udi_di", _("Another SKU has this UDI-DI."))
     return clean
 
 

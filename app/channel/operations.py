@@ -20,6 +20,7 @@ from app.channel.models import QUALIFICATION_KINDS, Dealer, Hospital, Qualificat
 from app.channel.rules import MAX_SCAN_BYTES, Licence, qualification_gaps, scan_kind, uscc_valid
 from app.compliance.operations import reason
 from app.core import coerce
+from app.core.db import ensure_unique
 from app.core.errors import InvalidInput
 from app.core.i18n import shanghai_today
 
@@ -82,13 +83,6 @@ def _money(values: dict, field: str) -> Decimal:
 
 
 
-def _unique(session: Session, model, column, value, own_id: int | None, field: str, message: str) -> None:
-    stmt = select(model.id).where(column == value)
-    if own_id is not None:
-        stmt = stmt.where(model.id != own_id)
-    if session.scalar(stmt.limit(1)) is not None:
-        raise InvalidInput(field, message)
-
 
 def _region(session: Session, region_id: int | None, field: str = "region_id") -> Region:
     region = session.get(Region, region_id) if region_id else None
@@ -120,7 +114,7 @@ def save_dealer(session: Session, values: dict, dealer: Dealer | None = None) ->
 
     if "code" in given:
         code = coerce.text(given, "code", max_length=30, required=True).upper()
-        _unique(session, Dealer, Dealer.code, code, own_id, "code", _("Another dealer already has this code."))
+        ensure_unique(session, Dealer, Dealer.code, code, own_id, "code", _("Another dealer already has this code."))
         changes["code"] = code
     if "name" in given:
         changes["name"] = coerce.text(given, "name", max_length=200, required=True)
@@ -131,7 +125,7 @@ def save_dealer(session: Session, values: dict, dealer: Dealer | None = None) ->
             if not uscc_valid(uscc):
                 raise InvalidInput("uscc", _("This is not a valid unified social credit code (18 characters, "
                                              "the last one a check character)."))
-            _unique(session, Dealer, Dealer.uscc, uscc, own_id, "uscc",
+            ensure_unique(session, Dealer, Dealer.uscc, uscc, own_id, "uscc",
                     _("Another dealer already has this unified social credit code."))
         changes["uscc"] = uscc
     if "region_id" in given:
@@ -435,7 +429,7 @@ def save_hospital(session: Session, values: dict, hospital: Hospital | None = No
     changes: dict = {}
     if "code" in given:
         code = coerce.text(given, "code", max_length=30, required=True).upper()
-        _unique(session, Hospital, Hospital.code, code, own_id, "code", _("Another hospital already has this code."))
+        ensure_unique(session, Hospital, Hospital.code, code, own_id, "code", _("Another hospital already has this code."))
         changes["code"] = code
     if "name" in given:
         changes["name"] = coerce.text(given, "name", max_length=200, required=True)
@@ -499,7 +493,7 @@ def save_region(session: Session, values: dict, region: Region | None = None) ->
     changes: dict = {}
     if "code" in given:
         code = coerce.text(given, "code", max_length=30, required=True).upper()
-        _unique(session, Region, Region.code, code, own_id, "code", _("Another region already has this code."))
+        ensure_unique(session, Region, Region.code, code, own_id, "code", _("Another region already has this code."))
         changes["code"] = code
     if "name" in given:
         changes["name"] = coerce.text(given, "name", max_length=100, required=True)

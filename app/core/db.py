@@ -44,3 +44,18 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
+
+def ensure_unique(session, model, column, value, own_id: int | None, field: str, message: str) -> None:
+    """Raise ``InvalidInput(field, message)`` when another row of ``model`` (not
+    ``own_id``) already holds ``value`` in ``column``: the friendly check before the
+    unique constraint (a race past it gets the 409 page)."""
+    from sqlalchemy import select
+
+    from app.core.errors import InvalidInput
+
+    stmt = select(model.id).where(column == value)
+    if own_id is not None:
+        stmt = stmt.where(model.id != own_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        raise InvalidInput(field, message)

@@ -13,6 +13,7 @@ from app.catalog.models import Sku
 from app.channel.models import Hospital, Region
 from app.channel.rules import windows_overlap
 from app.core import coerce
+from app.core.db import ensure_unique
 from app.core.errors import InvalidInput
 from app.pricing.models import (
     CHANNELS,
@@ -59,9 +60,8 @@ def save_price_list(session: Session, values: dict, price_list: PriceList | None
     if status not in ("active", "inactive"):
         raise InvalidInput("status", _("Choose active or inactive."))
     if code is not None:
-        clash = session.scalar(select(PriceList.id).where(PriceList.code == code))
-        if clash is not None and (price_list is None or clash != price_list.id):
-            raise InvalidInput("code", _("Price list %(code)s already exists.", code=code))
+        ensure_unique(session, PriceList, PriceList.code, code, getattr(price_list, "id", None), "code",
+                      _("Price list %(code)s already exists.", code=code))
     if price_list is None:
         price_list = PriceList(code=code)
         session.add(price_list)
