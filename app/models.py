@@ -3,7 +3,12 @@ from app.catalog.models import ProductLine, Registration, Sku
 from app.channel.models import Authorization, Dealer, Hospital, Qualification, Region
 from app.compliance.models import (ApprovalChain, ApprovalDecision, ApprovalRequest, ApprovalStep, AuditEvent, Delegation,
                                    Document, ImportRun, Job, Signature)
+from app.core.settings import Setting
 from app.identity.models import OutboxMessage, User, UserRegion
+from app.inventory.models import (ConsignmentCount, ConsignmentCountLine, DealerWarehouse, Lot, SellOutLine, StockBalance,
+                                  StockMovement, StockThreshold, Transfer, TransferLine, Warehouse)
+from app.orders.models import (Allocation, Order, OrderEvent, OrderLine, ProjectRegistration, ProjectRegistrationLine, Quote,
+                               QuoteLine, ReturnLine, ReturnRequest, Shipment, ShipmentLine, SurgeryReport, SurgeryReportLine)
 from app.pricing.models import PriceBand, PriceList, PriceListItem, TenderPrice
 from tenants.models import SchemaMigrationRun, Tenant, TenantDomain
 
@@ -11,5 +16,9 @@ __all__ = [
     "ApprovalChain", "ApprovalDecision", "ApprovalRequest", "ApprovalStep", "Delegation", "Signature",
     "AuditEvent", "Authorization", "Dealer", "Document", "ImportRun", "Job", "Hospital", "OutboxMessage", "PriceBand",
     "PriceList", "PriceListItem", "ProductLine", "Qualification", "Region", "Registration", "SchemaMigrationRun", "Sku",
-    "Tenant", "TenantDomain", "TenderPrice", "User", "UserRegion",
+    "Tenant", "TenantDomain", "TenderPrice", "User", "UserRegion", "Setting",
+    "ConsignmentCount", "ConsignmentCountLine", "DealerWarehouse", "Lot", "SellOutLine", "StockBalance", "StockMovement",
+    "StockThreshold", "Transfer", "TransferLine", "Warehouse", "Allocation", "Order", "OrderEvent", "OrderLine",
+    "ProjectRegistration", "ProjectRegistrationLine", "Quote", "QuoteLine", "ReturnLine", "ReturnRequest", "Shipment",
+    "ShipmentLine", "SurgeryReport", "SurgeryReportLine",
 ]

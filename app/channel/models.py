@@ -58,6 +58,8 @@ class Dealer(IdMixin, TimestampMixin, db.Model):
     payment_terms_days: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="60")
     bank_name: Mapped[str | None] = mapped_column(String(200))
     bank_account: Mapped[str | None] = mapped_column(String(40))
+    #: remaining shelf life (days) every unit allocated to this dealer must have
+    min_shelf_days: Mapped[int | None] = mapped_column(SmallInteger)
 
     region = relationship("Region", lazy="joined")
     upstream = relationship("Dealer", remote_side="Dealer.id")
@@ -115,6 +117,8 @@ class Hospital(IdMixin, TimestampMixin, db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     #: the dealer that delivers to this hospital by default (配送商)
     serving_dealer_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("dealers.id"), index=True)
+    #: remaining shelf life (days) every unit delivered to this hospital must have
+    min_shelf_days: Mapped[int | None] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="active")
 
     region = relationship("Region", lazy="joined")
