@@ -7,6 +7,7 @@ from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
 from portals.manufacturer import pricing as pricing_h
+from portals.manufacturer import transfers as transfers_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -77,3 +78,11 @@ bp.add_url_rule("/product-lines", view_func=cat.RHProductLines.as_view("product_
 bp.add_url_rule("/product-lines/save", view_func=cat.RHProductLineSave.as_view("product_line_save"))
 bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
 bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
+
+bp.add_url_rule("/transfers", view_func=transfers_h.RHTransfers.as_view("transfers"))
+bp.add_url_rule("/transfers/new", view_func=transfers_h.RHTransferNew.as_view("transfer_new"))
+bp.add_url_rule("/transfers/<int:transfer_id>", view_func=transfers_h.RHTransfer.as_view("transfer"))
+bp.add_url_rule("/transfers/<int:transfer_id>/ship", view_func=transfers_h.RHTransferShip.as_view("transfer_ship"))
+bp.add_url_rule("/transfers/<int:transfer_id>/receive", view_func=transfers_h.RHTransferReceive.as_view("transfer_receive"))
+bp.add_url_rule("/transfers/<int:transfer_id>/inspect", view_func=transfers_h.RHTransferInspect.as_view("transfer_inspect"))
+bp.add_url_rule("/transfers/<int:transfer_id>/cancel", view_func=transfers_h.RHTransferCancel.as_view("transfer_cancel"))
