@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
@@ -119,8 +120,7 @@ def transfer_movements(session: Session, transfer: Transfer) -> list:
                                 .order_by(StockMovement.id)))
 
 
-@dataclass(frozen=True)
-class Arrival:
+class Arrival(NamedTuple):
     sku_id: int
     quantity: int
     eta: date | None
