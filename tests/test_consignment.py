@@ -255,6 +255,8 @@ def test_hospital_reports_on_its_page_and_the_manufacturer_confirms_on_its_own(s
     assert signed_in("globex", "hospital1").get(url).status_code == 404
     assert signed_in("acme", "hospital1").get(page).status_code == 403
     assert signed_in("acme", "dealer1").get("/manufacturer/consignment").status_code == 403
+    assert signed_in("acme", "dealer1").post(page + "/reject", {"reason": "x"}, token_from="/dealer/").status_code == 403
+    assert signed_in("acme", "hospital1").post(page + "/confirm", {}, token_from="/hospital/").status_code == 403
     assert signed_in("acme", "finance").post(page + "/reject", {"reason": "x"}, token_from=page).status_code == 403
     assert signed_in("globex", "admin").get(page).status_code == 404
     assert signed_in("acme", "channel").get("/dealer/surgery-reports").status_code == 403

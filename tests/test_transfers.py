@@ -258,6 +258,13 @@ def test_transfer_pages_are_scoped(signed_in, as_tenant, world):
     assert signed_in("acme", "dealer1").get("/manufacturer/transfers").status_code == 403
     assert signed_in("acme", "hospital1").get(f"/manufacturer/transfers/{far_id}").status_code == 403
     assert signed_in("acme", "finance").get("/manufacturer/transfers").status_code == 403
+    dealer = signed_in("acme", "dealer1")
+    assert dealer.post(f"/manufacturer/transfers/{far_id}/cancel", {"reason": "x"},
+                       token_from="/dealer/").status_code == 403
+    assert signed_in("acme", "hospital2").post(f"/manufacturer/transfers/{far_id}/ship", {"carrier": "x"},
+                                               token_from="/hospital/").status_code == 403
+    assert signed_in("globex", "admin").post(f"/manufacturer/transfers/{far_id}/cancel", {"reason": "x"},
+                                             token_from="/manufacturer/transfers").status_code == 404
     assert signed_in("globex", "admin").get(f"/manufacturer/transfers/{far_id}").status_code == 404
     qa = signed_in("acme", "qa")
     assert qa.get(f"/manufacturer/transfers/{far_id}").status_code == 200

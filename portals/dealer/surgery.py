@@ -31,7 +31,8 @@ class SurgeryReportsView:
         page = surgery.reports_page(db.session, current_user, request.args.get("after"), status)
         return render_page(f"{self.portal_name}/surgery_reports.html", block="results", page=page,
                            status_filter=status, statuses=surgery.status_labels(), portal_name=self.portal_name,
-                           may_report=bool(surgery.locations_for(db.session, current_user)))
+                           may_report=self.new_view.allows(current_user)
+                           and bool(surgery.locations_for(db.session, current_user)))
 
 
 def _form_page(portal_name: str, form: dict, errors: dict, status: int = 200):
@@ -80,12 +81,12 @@ class SurgeryReportView:
                            history=audit_q.history(db.session, "surgery_reports", str(self.report.id)))
 
 
-class RHSurgeryReports(SurgeryReportsView, RHDealer):
-    pass
-
-
 class RHSurgeryReportNew(SurgeryReportNewView, RHDealer):
     roles = ("dealer_owner", "dealer_sales")
+
+
+class RHSurgeryReports(SurgeryReportsView, RHDealer):
+    new_view = RHSurgeryReportNew
 
 
 class RHSurgeryReport(SurgeryReportView, RHDealer):

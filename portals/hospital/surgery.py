@@ -6,12 +6,13 @@ from app.core.handlers import RHHospital
 from portals.dealer.surgery import SurgeryReportNewView, SurgeryReportsView, SurgeryReportView
 
 
-class RHSurgeryReports(SurgeryReportsView, RHHospital):
-    portal_name = "hospital"
-
-
 class RHSurgeryReportNew(SurgeryReportNewView, RHHospital):
     portal_name = "hospital"
+
+
+class RHSurgeryReports(SurgeryReportsView, RHHospital):
+    portal_name = "hospital"
+    new_view = RHSurgeryReportNew
 
 
 class RHSurgeryReport(SurgeryReportView, RHHospital):
