@@ -126,6 +126,23 @@ def test_nobody_reports_for_a_location_that_is_not_theirs(as_tenant, sites):
         assert sites["CS-H-SH-001"] not in [w.id for w in surgery.locations_for(s, _user(s, "hospital2"))]
 
 
+def test_a_scanned_udi_names_the_lot(as_tenant, sites):
+    with as_tenant("acme") as s:
+        stock = next((x for x in cons.available_lots(s, sites["CS-H-SH-001"]) if x.lot.sku.udi_di and x.lot.lot_no), None)
+        if stock is None:
+            pytest.skip("no consigned SKU with a device identifier")
+        udi = f"(01){stock.lot.sku.udi_di}(10){stock.lot.lot_no}"
+        report = surgery.report_surgery(s, _user(s, "hospital1"), {
+            "warehouse_id": sites["CS-H-SH-001"], "surgery_on": shanghai_today().isoformat(), "department": "心内科",
+            "lines": [{"udi": udi, "quantity": "1"}]})
+        assert [(line.lot_id, line.quantity) for line in report.lines] == [(stock.lot.id, 1)]
+        with pytest.raises(InvalidInput) as malformed:
+            surgery.report_surgery(s, _user(s, "hospital1"), {
+                "warehouse_id": sites["CS-H-SH-001"], "surgery_on": shanghai_today().isoformat(), "department": "心内科",
+                "lines": [{"udi": "(01)123", "quantity": "1"}]})
+        assert malformed.value.field == "lines-0"
+
+
 def test_reporting_more_than_the_location_holds_is_refused(as_tenant, sites):
     with as_tenant("acme") as s:
         stock = _lot_at(s, sites["CS-H-SH-001"])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.catalog.models import Sku
 from app.core.i18n import shanghai_today
 from app.inventory.models import StockBalance, Warehouse
-from tests.browser.conftest import shot
+from tests.browser.conftest import PHONE, shot
 from tests.browser.test_journeys import no_sideways_scroll, sign_in
 
 pytestmark = pytest.mark.browser
@@ -54,3 +54,24 @@ def test_request_ship_receive_and_inspect_a_transfer(page_for, as_tenant):
     assert status.inner_text() in STATUS["completed"]
     assert no_sideways_scroll(page)
     shot(page, "transfer-completed")
+
+
+def test_transfer_and_consignment_pages_fit_a_phone(page_for, as_tenant):
+    with as_tenant("acme") as s:
+        location = s.scalar(select(Warehouse.id).where(Warehouse.code == "CS-H-SH-001"))
+    page, base = page_for("acme", PHONE)
+    sign_in(page, base, "channel@acme.test")
+    page.wait_for_url("**/manufacturer/")
+    for path in ("/manufacturer/transfers", "/manufacturer/transfers/new", "/manufacturer/consignment",
+                 f"/manufacturer/consignment/{location}"):
+        page.goto(base + path)
+        assert page.locator("h1").first.is_visible()
+        assert no_sideways_scroll(page), path
+    shot(page, "consignment-location-phone")
+    hospital, base = page_for("acme", PHONE)
+    sign_in(hospital, base, "hospital1@acme.test")
+    hospital.wait_for_url("**/hospital/")
+    hospital.goto(f"{base}/hospital/surgery-reports/new")
+    assert hospital.locator("select[name=lot_id-0]").is_visible()
+    assert no_sideways_scroll(hospital)
+    shot(hospital, "surgery-report-new-phone")
