@@ -373,6 +373,18 @@ def status_labels() -> dict:
             "cancelled": _("Cancelled")}
 
 
+def movement_labels() -> dict:
+    """What each ledger row kind and stock state is called on a page."""
+    return {"transfer_out": _("Sent"), "transfer_in": _("Put in transit"), "transfer_receipt": _("Received"),
+            "qc_release": _("Released by QC"), "qc_reject": _("Rejected by QC"), "adjustment": _("Adjustment"),
+            "consumption": _("Used in surgery"), "receipt": _("Goods in")}
+
+
+def state_labels() -> dict:
+    return {"inspection": _("In inspection"), "available": _("Available"), "allocated": _("Allocated"),
+            "quarantined": _("Quarantined"), "in_transit": _("In transit"), "expired": _("Expired")}
+
+
 # --- suggestions ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

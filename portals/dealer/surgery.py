@@ -17,7 +17,7 @@ from app.inventory.consignment import available_lots
 from app.orders import surgery
 from portals.forms import refused
 
-LINE_ROWS = 5
+LINE_ROWS = 3
 FIELDS = ("warehouse_id", "hospital_id", "surgery_on", "department", "surgeon", "case_ref")
 
 
@@ -40,7 +40,8 @@ def _form_page(portal_name: str, form: dict, errors: dict, status: int = 200):
     chosen = next((w for w in locations if w.id == as_id(form.get("warehouse_id"))), None)
     if chosen is None and len(locations) == 1:
         chosen = locations[0]
-        form.setdefault("warehouse_id", chosen.id)
+    if chosen is not None:
+        form["warehouse_id"] = chosen.id
     return render_page(f"{portal_name}/surgery_report_new.html", status=status, form=form, errors=errors,
                        locations=locations, chosen=chosen, portal_name=portal_name, rows=range(LINE_ROWS),
                        hospitals=surgery.hospitals_for(db.session, current_user, chosen) if chosen else [],

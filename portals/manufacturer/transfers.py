@@ -85,6 +85,7 @@ def transfer_page(transfer, errors: dict | None = None, form: dict | None = None
     return render_page(
         "manufacturer/transfer.html", status=status, transfer=transfer, errors=errors or {}, form=form or {},
         statuses=tr.status_labels(), movements=tr.transfer_movements(db.session, transfer),
+        movement_labels=tr.movement_labels(), state_labels=tr.state_labels(),
         history=audit_q.history(db.session, "transfers", str(transfer.id)),
         can_act=RHTransferShip.allows(current_user), can_inspect=RHTransferInspect.allows(current_user),
         today=shanghai_today())
