@@ -198,6 +198,7 @@ def test_suggestions_send_near_expiry_or_excess_stock_to_a_warehouse_below_safet
         have = states(s, world["WH-CD"], sku.id).get("available", 0)
         threshold = s.scalar(select(StockThreshold).where(StockThreshold.warehouse_id == world["WH-CD"],
                                                           StockThreshold.sku_id == sku.id))
+        old = None if threshold is None else threshold.safety_quantity
         if threshold is None:
             threshold = StockThreshold(warehouse_id=world["WH-CD"], sku_id=sku.id, safety_quantity=0)
             s.add(threshold)
@@ -209,7 +210,10 @@ def test_suggestions_send_near_expiry_or_excess_stock_to_a_warehouse_below_safet
         assert all(x.from_warehouse.id != world["WH-CD"] and x.quantity > 0 for x in suggestions)
         east = tr.ChannelScope.of(_user(s, "sales.east"))
         assert not [x for x in tr.transfer_suggestions(s, east, today) if x.to_warehouse.id == world["WH-CD"]]
-        s.delete(threshold)
+        if old is None:
+            s.delete(threshold)
+        else:
+            threshold.safety_quantity = old
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -242,6 +246,35 @@ def test_transfer_pages_walk_the_lifecycle(signed_in, as_tenant, world):
     assert f"/manufacturer/transfers/{tid}" in listing
     bad = channel.post(url + "/ship", {"carrier": "x", "eta": "not-a-date"}, token_from=url)
     assert bad.status_code == 400
+
+
+def test_a_suggestion_opens_a_prefilled_request(signed_in, as_tenant, world):
+    with as_tenant("acme") as s:
+        threshold = StockThreshold(warehouse_id=world["WH-CD"], sku_id=world["sku"], safety_quantity=1_000_000)
+        existing = s.scalar(select(StockThreshold).where(StockThreshold.warehouse_id == world["WH-CD"],
+                                                         StockThreshold.sku_id == world["sku"]))
+        old = None if existing is None else existing.safety_quantity
+        if existing is None:
+            s.add(threshold)
+        else:
+            existing.safety_quantity, threshold = 1_000_000, existing
+        s.flush()
+        threshold_id = threshold.id
+    try:
+        channel = signed_in("acme", "channel")
+        listing = channel.get("/manufacturer/transfers").get_data(as_text=True)
+        link = re.search(r'href="(/manufacturer/transfers/new\?[^"]*to={0}[^"]*)"'.format(world["WH-CD"]), listing)
+        assert link, "a suggestion for WH-CD with a create-request link"
+        form = channel.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+        assert re.search(r'<option value="{0}" selected>'.format(world["WH-CD"]), form)
+        assert re.search(r'<option value="{0}" selected>'.format(world["sku"]), form)
+    finally:
+        with as_tenant("acme") as s:
+            row = s.get(StockThreshold, threshold_id)
+            if old is None:
+                s.delete(row)
+            else:
+                row.safety_quantity = old
 
 
 def test_transfer_pages_are_scoped(signed_in, as_tenant, world):

@@ -12,7 +12,7 @@ from app.compliance import queries as audit_q
 from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
-from app.core.htmx import redirect, render_page
+from app.core.htmx import is_htmx, redirect, render_page
 from app.core.i18n import shanghai_today
 from app.inventory import transfers as tr
 from app.inventory.models import TRANSFER_STATUSES
@@ -33,8 +33,9 @@ class RHTransfers(RHManufacturer):
     def get(self):
         status = request.args.get("status", "") if request.args.get("status") in TRANSFER_STATUSES else ""
         page = tr.transfers_page(db.session, _scope(), request.args.get("after"), status)
-        suggestions = tr.transfer_suggestions(db.session, _scope(), shanghai_today(), limit=20) \
-            if not request.args.get("after") else []
+        # the suggestions sit above the list: an htmx refresh of the list does not need them
+        suggestions = [] if request.args.get("after") or is_htmx() else \
+            tr.transfer_suggestions(db.session, _scope(), shanghai_today(), limit=20)
         return render_page("manufacturer/transfers.html", block="results", page=page, status_filter=status,
                            statuses=tr.status_labels(), suggestions=suggestions,
                            can_request=RHTransferNew.allows(current_user))
