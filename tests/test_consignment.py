@@ -265,6 +265,7 @@ def test_hospital_reports_on_its_page_and_the_manufacturer_confirms_on_its_own(s
     assert channel.post(page + "/confirm", {}, token_from=page).status_code == 303
     assert _status(channel.get(page).get_data(as_text=True)) in ("Confirmed", "已确认")
     assert re.search(r'id="report-order">SO-', channel.get(page).get_data(as_text=True))
+    assert re.search(r'id="report-order">SO-', hospital.get(url).get_data(as_text=True))
 
     # others: another hospital, a dealer not serving it, another tenant; roles without access
     assert signed_in("acme", "hospital2").get(url).status_code == 404

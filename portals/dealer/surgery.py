@@ -77,7 +77,10 @@ class SurgeryReportView:
     def get(self, report_id):
         from app.compliance import queries as audit_q
 
-        return render_page(f"{self.portal_name}/surgery_report.html", report=self.report,
+        from app.orders.models import Order
+
+        order = db.session.get(Order, self.report.order_id) if self.report.order_id else None
+        return render_page(f"{self.portal_name}/surgery_report.html", report=self.report, order=order,
                            statuses=surgery.status_labels(), portal_name=self.portal_name,
                            history=audit_q.history(db.session, "surgery_reports", str(self.report.id)))
 
