@@ -10,6 +10,7 @@ from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
+from portals.dealer import surgery as surgery_h
 from app.core.i18n import shanghai_today
 
 
@@ -47,3 +48,6 @@ bp.add_url_rule("/qualifications/<int:qualification_id>/renew", view_func=profil
 bp.add_url_rule("/authorizations", view_func=pricing_h.RHAuthorizations.as_view("authorizations"))
 bp.add_url_rule("/authorizations/<int:auth_id>", view_func=pricing_h.RHAuthorization.as_view("authorization"))
 bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))
+bp.add_url_rule("/surgery-reports", view_func=surgery_h.RHSurgeryReports.as_view("surgery_reports"))
+bp.add_url_rule("/surgery-reports/new", view_func=surgery_h.RHSurgeryReportNew.as_view("surgery_report_new"))
+bp.add_url_rule("/surgery-reports/<int:report_id>", view_func=surgery_h.RHSurgeryReport.as_view("surgery_report"))

@@ -7,6 +7,7 @@ from app.core.handlers import RHHospital
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals.hospital import products as products_h
+from portals.hospital import surgery as surgery_h
 
 
 class RHDashboard(RHHospital):
@@ -19,3 +20,6 @@ bp = Blueprint("hospital", __name__, url_prefix="/hospital")
 
 bp.add_url_rule("/", view_func=RHDashboard.as_view("dashboard"))
 bp.add_url_rule("/products", view_func=products_h.RHProducts.as_view("products"))
+bp.add_url_rule("/surgery-reports", view_func=surgery_h.RHSurgeryReports.as_view("surgery_reports"))
+bp.add_url_rule("/surgery-reports/new", view_func=surgery_h.RHSurgeryReportNew.as_view("surgery_report_new"))
+bp.add_url_rule("/surgery-reports/<int:report_id>", view_func=surgery_h.RHSurgeryReport.as_view("surgery_report"))

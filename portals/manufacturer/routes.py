@@ -4,9 +4,11 @@ from flask import Blueprint
 from portals.manufacturer import authorizations as auth_h
 from portals.manufacturer import catalog as cat
 from portals.manufacturer import channel as ch
+from portals.manufacturer import consignment as consignment_h
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
 from portals.manufacturer import pricing as pricing_h
+from portals.manufacturer import transfers as transfers_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -77,3 +79,20 @@ bp.add_url_rule("/product-lines", view_func=cat.RHProductLines.as_view("product_
 bp.add_url_rule("/product-lines/save", view_func=cat.RHProductLineSave.as_view("product_line_save"))
 bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
 bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
+
+bp.add_url_rule("/transfers", view_func=transfers_h.RHTransfers.as_view("transfers"))
+bp.add_url_rule("/transfers/new", view_func=transfers_h.RHTransferNew.as_view("transfer_new"))
+bp.add_url_rule("/transfers/<int:transfer_id>", view_func=transfers_h.RHTransfer.as_view("transfer"))
+bp.add_url_rule("/transfers/<int:transfer_id>/ship", view_func=transfers_h.RHTransferShip.as_view("transfer_ship"))
+bp.add_url_rule("/transfers/<int:transfer_id>/receive", view_func=transfers_h.RHTransferReceive.as_view("transfer_receive"))
+bp.add_url_rule("/transfers/<int:transfer_id>/inspect", view_func=transfers_h.RHTransferInspect.as_view("transfer_inspect"))
+bp.add_url_rule("/transfers/<int:transfer_id>/cancel", view_func=transfers_h.RHTransferCancel.as_view("transfer_cancel"))
+bp.add_url_rule("/consignment", view_func=consignment_h.RHConsignment.as_view("consignment"))
+bp.add_url_rule("/consignment/<int:warehouse_id>", view_func=consignment_h.RHConsignmentLocation.as_view("consignment_location"))
+bp.add_url_rule("/consignment/<int:warehouse_id>/count", view_func=consignment_h.RHConsignmentCountOpen.as_view("consignment_count_open"))
+bp.add_url_rule("/consignment/reports/<int:report_id>", view_func=consignment_h.RHConsignmentReport.as_view("consignment_report"))
+bp.add_url_rule("/consignment/reports/<int:report_id>/confirm", view_func=consignment_h.RHConsignmentReportConfirm.as_view("consignment_report_confirm"))
+bp.add_url_rule("/consignment/reports/<int:report_id>/reject", view_func=consignment_h.RHConsignmentReportReject.as_view("consignment_report_reject"))
+bp.add_url_rule("/consignment/counts/<int:count_id>", view_func=consignment_h.RHConsignmentCount.as_view("consignment_count"))
+bp.add_url_rule("/consignment/counts/<int:count_id>/lines/<int:line_id>", view_func=consignment_h.RHConsignmentCountLine.as_view("consignment_count_line"))
+bp.add_url_rule("/consignment/counts/<int:count_id>/close", view_func=consignment_h.RHConsignmentCountClose.as_view("consignment_count_close"))
