@@ -394,3 +394,21 @@ def test_who_may_see_and_change_stock(signed_in, as_tenant, acme):
 def test_parse_udi_is_what_the_receipt_uses(app, acme):
     with app.test_request_context():
         assert parse_udi(f"(01){acme['gtin']}(10)A1").gtin == acme["gtin"]
+
+
+def test_a_serial_number_is_one_unit_and_cannot_be_received_twice(as_tenant, acme):
+    with as_tenant("acme") as s:
+        w = _warehouse(s, acme)
+        serial = _code("S")[:20]
+        values = {"sku_id": str(acme["serial_sku"]), "serial_no": serial, "lot_no": "", "quantity": "1",
+                  "expires_on": (shanghai_today() + timedelta(days=900)).isoformat()}
+        m = ops.receive_goods(s, w, values)
+        with pytest.raises(InvalidInput) as err:
+            ops.receive_goods(s, w, values)
+        assert err.value.field == "serial_no" and serial in err.value.message
+        with pytest.raises(InvalidInput):
+            ops.change_state(s, "adjustment_in", w.id, m.lot_id, 1, "盘盈")
+        with pytest.raises(InvalidInput) as err:
+            ops.receive_goods(s, w, {**values, "serial_no": serial + "X", "quantity": "2"})
+        assert err.value.field == "quantity"
+        s.rollback()

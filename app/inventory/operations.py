@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Sku
@@ -257,7 +257,10 @@ def receive_goods(session: Session, warehouse: Warehouse, values: dict, actor_id
             udi = parse_udi(udi_text.replace("<GS>", "\x1d"))
         except UdiError as err:
             raise InvalidInput("udi", str(err)) from None
-        lot = lot_from_udi(session, udi)
+        try:
+            lot = lot_from_udi(session, udi)
+        except InvalidInput as err:  # the UDI names a lot the product refuses: say so by the UDI field
+            raise InvalidInput("udi", err.message) from None
     else:
         sku_id = coerce.ident(values, "sku_id", required=True)
         sku = session.get(Sku, sku_id)
@@ -271,6 +274,10 @@ def receive_goods(session: Session, warehouse: Warehouse, values: dict, actor_id
         if made and expires and expires <= made:
             raise InvalidInput("expires_on", _("The expiry date must come after the manufacture date."))
         lot = lot_for(session, sku, lot_no, serial_no, made, expires)
+    if lot.serial_no and session.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0))
+                                        .where(StockBalance.lot_id == lot.id)):
+        raise InvalidInput("udi" if udi_text else "serial_no",
+                           _("Serial number %(serial)s is already in stock.", serial=lot.serial_no))
     from app.compliance.operations import reason
 
     with reason(session, why):
@@ -318,8 +325,10 @@ def change_state(session: Session, kind: str, warehouse_id: int, lot_id: int, qu
         held = balance.quantity if balance is not None else 0
         if quantity > held:
             raise InvalidInput("quantity", _("Only %(n)d units are in this state; %(q)d cannot be moved.", n=held, q=quantity))
-    if lot.serial_no and to_state is not None and from_state is None and quantity != 1:
-        raise InvalidInput("quantity", _("A serial number is one unit."))
+    if lot.serial_no and from_state is None:
+        held = session.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0)).where(StockBalance.lot_id == lot.id))
+        if quantity != 1 or held:
+            raise InvalidInput("quantity", _("A serial number is one unit."))
     movement_kind = "adjustment" if kind.startswith("adjustment") else kind
     with reason(session, why):
         return move(session, movement_kind, warehouse_id, lot, quantity, from_state, to_state, why, ref, actor_id)
