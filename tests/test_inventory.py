@@ -115,6 +115,16 @@ def test_changes_of_state_need_the_units_and_a_reason(as_tenant, acme):
         assert _balances(s, w.id, lot.id)["available"] == 5 and _balances(s, w.id, lot.id)["quarantined"] == 1
         m = s.scalar(select(StockMovement).where(StockMovement.lot_id == lot.id).order_by(StockMovement.id.desc()).limit(1))
         assert (m.kind, m.from_state, m.to_state, m.reason) == ("adjustment", "available", None, "盘亏")
+        # every movement is in the audit trail with its reason
+        from app.compliance.models import AuditEvent
+        event = s.scalar(select(AuditEvent).where(AuditEvent.entity_type == "stock_movements",
+                                                  AuditEvent.entity_id == str(m.id)))
+        assert event is not None and event.reason == "盘亏" and event.action == "create"
+        # the lot's ledger, newest first, in pages
+        first = q.lot_ledger_page(s, w.id, lot.id, None, per_page=4)
+        second = q.lot_ledger_page(s, w.id, lot.id, first.next_cursor, per_page=4)
+        ids = [r.id for r in first.items + second.items]
+        assert len(ids) == 6 and ids == sorted(ids, reverse=True) and second.next_cursor is None
         assert q.reconcile(s) == []
         s.rollback()
 

@@ -49,10 +49,20 @@ def test_receive_by_udi_release_and_see_it_in_the_stock_overview(page_for, viewp
     page.fill("input[name=q]", "CV-DES-3533")
     page.select_option("select[name=warehouse]", label="WH-SH 上海区域仓")
     page.wait_for_selector("#results td >> text=CV-DES-3533")
+    shot(page, f"stock-{name}")
+    assert no_sideways_scroll(page)
     page.click("#results a >> text=CV-DES-3533")
     page.wait_for_url("**/manufacturer/stock/*/skus/*")
     assert page.locator(f"a >> text={lot_no}").is_visible()
     shot(page, f"stock-cell-{name}")
+    assert no_sideways_scroll(page)
+
+    page.goto(f"{base}/manufacturer/")
+    page.wait_for_selector("#stock-alerts-card")  # the dashboard's card, loaded by htmx
+    page.click("#stock-alerts-card a.tile >> nth=1")
+    page.wait_for_url("**/manufacturer/stock/alerts?kind=near_expiry")
+    assert page.locator("table.list tbody tr").count() >= 1
+    shot(page, f"stock-alerts-{name}")
     assert no_sideways_scroll(page)
 
 
