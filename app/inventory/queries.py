@@ -253,6 +253,7 @@ class StockAlerts:
     rows: list = field(default_factory=list)
     near_expiry_days: int = 0
     slow_moving_days: int = 0
+    limit: int = 0
 
 
 def _below_safety(scope: ChannelScope):
@@ -296,7 +297,7 @@ def stock_alerts(session: Session, scope: ChannelScope, day: date, kind: str | N
     if warehouse_id:
         queries = {k: q.where(q.selected_columns.warehouse_id == warehouse_id) for k, q in queries.items()}
     counts = {k: session.scalar(select(func.count()).select_from(q.subquery())) for k, q in queries.items()}
-    result = StockAlerts(counts, [], near, slow)
+    result = StockAlerts(counts, [], near, slow, limit)
     if kind in queries:
         sub = queries[kind].subquery()
         cols = [sub]
