@@ -201,6 +201,13 @@ def test_daily_expiry_moves_expired_available_stock_once(as_tenant, acme):
         assert _balances(s, w.id, old.id)["expired"] == 4 and _balances(s, w.id, old.id)["available"] == 0
         assert _balances(s, w.id, fresh.id)["available"] == 2
         assert ops.expire_stock(s, later) == 0  # idempotent
+        # an expired lot is never made available again
+        s.execute(text("UPDATE lots SET expires_on = :d WHERE id = :l"), {"d": shanghai_today() - timedelta(days=1), "l": old.id})
+        s.expire_all()
+        with pytest.raises(InvalidInput) as err:
+            ops.change_state(s, "adjustment_in", w.id, old.id, 1, "盘盈")
+        assert old.lot_no in err.value.message
+        ops.change_state(s, "scrap", w.id, old.id, 4, "过期报废", from_state="expired")
         assert s.scalar(select(StockMovement.kind).where(StockMovement.lot_id == old.id,
                                                          StockMovement.to_state == "expired")) == "expiry"
         assert q.reconcile(s) == []

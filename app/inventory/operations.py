@@ -318,6 +318,9 @@ def change_state(session: Session, kind: str, warehouse_id: int, lot_id: int, qu
     lot = session.get(Lot, lot_id)
     if lot is None:
         raise InvalidInput("lot_id", _("Choose a valid option."))
+    if to_state == "available" and lot.expires_on is not None and lot.expires_on < shanghai_today():
+        raise InvalidInput("form", _("Lot %(lot)s expired on %(day)s: it cannot be made available.",
+                                     lot=lot.lot_no or lot.serial_no, day=lot.expires_on.isoformat()))
     if from_state is not None:
         balance = session.scalar(select(StockBalance).where(
             StockBalance.warehouse_id == warehouse_id, StockBalance.lot_id == lot_id, StockBalance.state == from_state)
