@@ -214,15 +214,19 @@ class RHStockCell(RHWarehouseRecord):
                            lots=q.lots_in(db.session, self.warehouse.id, self.sku.id), today=shanghai_today(), **_labels())
 
 
-class RHStockLot(RHWarehouseRecord):
-    """A lot in a warehouse: its quantities by state, the operations on it and its
-    ledger (newest first, paged)."""
+class RHLotRecord(RHWarehouseRecord):
+    """Base of the pages about a lot in a warehouse (404 when it never was there)."""
 
     def _load(self, warehouse_id, lot_id, **kwargs):
         super()._load(warehouse_id)
         self.lot = get_or_404(db.session.get(Lot, lot_id))
         if not q.has_stock_history(db.session, self.warehouse.id, self.lot.id):
             abort(404)
+
+
+class RHStockLot(RHLotRecord):
+    """A lot in a warehouse: its quantities by state, the operations on it and its
+    ledger (newest first, paged)."""
 
     def get(self, warehouse_id, lot_id):
         return lot_page(self.warehouse, self.lot)
@@ -240,7 +244,7 @@ def lot_page(warehouse, lot, status: int = 200, errors: dict | None = None, form
                        errors=errors or {}, form=form or {}, **_labels())
 
 
-class RHStockMove(RHStockLot):
+class RHStockMove(RHLotRecord):
     """QC release/reject, quarantine/release, adjustment and scrap of a lot."""
 
     roles = STOCK_OPERATORS
