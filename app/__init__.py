@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.compliance import jobs as _compliance_jobs  # noqa: F401  (registers job kinds)
     from app.channel import authorizations as _authorizations  # noqa: F401  (registers the letter job)
     from app.compliance import expiry as _expiry  # noqa: F401  (registers the expiry watch job and schedule)
+    from app.inventory import jobs as _inventory_jobs  # noqa: F401  (registers the daily stock expiry)
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
     from app.compliance.imports import load_specs
 

@@ -5,6 +5,7 @@
     tenants drop SLUG --yes                        tenants revision -m MESSAGE
     demo seed        demo run                      worker
     audit verify SLUG                              outbox SLUG
+    stock check [SLUG | --all]
 """
 from __future__ import annotations
 
@@ -249,6 +250,37 @@ def jobs_probe(slug, seconds):
     click.echo(f"requested probe job {job_id} in {slug}")
 
 
+stock_cli = AppGroup("stock", help="Stock ledger checks.")
+
+
+@stock_cli.command("check")
+@click.argument("slug", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every active tenant.")
+def stock_check(slug, all_):
+    """Prove the stock balances equal the ledger's sums; exit 1 listing the mismatches."""
+    from app.inventory.queries import balance_count, reconcile
+    from tenants.registry import TenantRef, all_tenants
+    from tenants.session import tenant_session
+
+    if bool(slug) == bool(all_):
+        raise click.UsageError("name one tenant or pass --all")
+    tenants = [_tenant_or_exit(slug)] if slug else [TenantRef.of(t) for t in all_tenants(db.session) if t.status == "active"]
+    db.session.rollback()
+    failed = False
+    for tenant in tenants:
+        with tenant_session(db.session, tenant) as session:
+            count, mismatches = balance_count(session), reconcile(session)
+        if mismatches:
+            failed = True
+            click.echo(f"{tenant.slug}: {len(mismatches)} balance(s) disagree with the ledger:", err=True)
+            for m in mismatches:
+                click.echo(f"  {m}", err=True)
+        else:
+            click.echo(f"{tenant.slug}: {count} balances, ledger reconciles")
+    if failed:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
-    for command in (tenants_cli, demo_cli, audit_cli, jobs_cli, outbox, worker):
+    for command in (tenants_cli, demo_cli, audit_cli, jobs_cli, stock_cli, outbox, worker):
         app.cli.add_command(command)

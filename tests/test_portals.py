@@ -214,7 +214,7 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
     assert links("finance") == {"/manufacturer/", "/manufacturer/dealers", "/manufacturer/hospitals",
                                 "/manufacturer/skus", "/manufacturer/regions", "/manufacturer/authorizations",
                                 "/manufacturer/price-lists", "/manufacturer/expiry", "/manufacturer/imports", "/manufacturer/approvals",
-                                "/manufacturer/consignment", "/account"}
+                                "/manufacturer/consignment", "/manufacturer/stock", "/manufacturer/warehouses", "/account"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")

@@ -167,6 +167,8 @@ class StockBalance(db.Model):
         CheckConstraint("quantity >= 0", name="quantity"),
         CheckConstraint(_in("state", STOCK_STATES), name="state"),
         Index("ix_stock_balances_fefo", "sku_id", "state", "expires_on", "warehouse_id"),
+        #: the stock overview: SKU × warehouse rows in key order, summed per state from the index alone
+        Index("ix_stock_balances_overview", "sku_id", "warehouse_id", "state", postgresql_include=["quantity"]),
     )
 
     warehouse_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("warehouses.id"), primary_key=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Sku
@@ -115,3 +115,239 @@ def take_fefo(session: Session, sku_id: int, warehouse_ids: list[int], quantity:
     for pick in picks:
         move(session, kind, pick.warehouse_id, pick.lot_id, pick.quantity, "available", to_state, reason, ref, actor_id)
     return Taken(picks, quantity - sum(p.quantity for p in picks))
+
+
+# --- warehouses ---------------------------------------------------------------------------------
+
+WAREHOUSE_FIELDS = ("code", "name", "kind", "region_id", "address", "contact_name", "contact_phone", "hospital_id",
+                    "dealer_id", "status")
+
+
+def save_warehouse(session: Session, values: dict, warehouse: Warehouse | None = None) -> Warehouse:
+    """Create a warehouse or change one; ``values`` holds the form's fields (absent
+    ones keep their value)."""
+    from app.channel.models import Dealer, Hospital, Region
+    from app.core import coerce
+    from app.core.db import ensure_unique
+    from app.inventory.models import WAREHOUSE_KINDS
+
+    current = {f: getattr(warehouse, f) for f in WAREHOUSE_FIELDS} if warehouse else {"kind": "regional", "status": "active"}
+    merged = {**current, **values}
+    code = coerce.text(merged, "code", required=True, max_length=30)
+    name = coerce.text(merged, "name", required=True, max_length=200)
+    kind = coerce.choice(merged, "kind", WAREHOUSE_KINDS, default="regional")
+    status = coerce.choice(merged, "status", ("active", "inactive"), default="active")
+    region_id = coerce.ident(merged, "region_id", required=True)
+    if session.get(Region, region_id) is None:
+        raise InvalidInput("region_id", _("Choose a valid option."))
+    hospital_id = coerce.ident(merged, "hospital_id") if kind == "consignment" else None
+    dealer_id = coerce.ident(merged, "dealer_id") if kind == "consignment" else None
+    if hospital_id and session.get(Hospital, hospital_id) is None:
+        raise InvalidInput("hospital_id", _("Choose a valid option."))
+    if dealer_id and session.get(Dealer, dealer_id) is None:
+        raise InvalidInput("dealer_id", _("Choose a valid option."))
+    if kind == "consignment" and not (hospital_id or dealer_id):
+        raise InvalidInput("hospital_id", _("A consignment location is at a hospital or with a dealer: choose one."))
+    ensure_unique(session, Warehouse, Warehouse.code, code, warehouse.id if warehouse else None, "code",
+                  _("Another warehouse has the code %(code)s.", code=code))
+    target = warehouse or Warehouse()
+    for name_, value in dict(code=code, name=name, kind=kind, status=status, region_id=region_id,
+                             address=coerce.text(merged, "address", max_length=300),
+                             contact_name=coerce.text(merged, "contact_name", max_length=100),
+                             contact_phone=coerce.text(merged, "contact_phone", max_length=40),
+                             hospital_id=hospital_id, dealer_id=dealer_id).items():
+        if getattr(target, name_) != value:
+            setattr(target, name_, value)
+    if warehouse is None:
+        session.add(target)
+    session.flush()
+    return target
+
+
+def link_dealer(session: Session, warehouse: Warehouse, dealer_id: int) -> DealerWarehouse:
+    """Let ``warehouse`` serve the dealer's orders (FEFO looks across all its warehouses)."""
+    from app.channel.models import Dealer
+
+    if session.get(Dealer, dealer_id) is None:
+        raise InvalidInput("dealer_id", _("Choose a valid option."))
+    existing = session.scalar(select(DealerWarehouse).where(DealerWarehouse.dealer_id == dealer_id,
+                                                           DealerWarehouse.warehouse_id == warehouse.id))
+    if existing is not None:
+        raise InvalidInput("dealer_id", _("This warehouse already serves that dealer."))
+    link = DealerWarehouse(dealer_id=dealer_id, warehouse_id=warehouse.id)
+    session.add(link)
+    session.flush()
+    return link
+
+
+def unlink_dealer(session: Session, warehouse: Warehouse, dealer_id: int) -> None:
+    link = session.scalar(select(DealerWarehouse).where(DealerWarehouse.dealer_id == dealer_id,
+                                                       DealerWarehouse.warehouse_id == warehouse.id))
+    if link is None:
+        raise InvalidInput("dealer_id", _("This warehouse does not serve that dealer."))
+    session.delete(link)
+    session.flush()
+
+
+def set_safety_stock(session: Session, warehouse: Warehouse, sku_id: int, values: dict):
+    """Set (or with an empty value, remove) the SKU's safety stock in the warehouse."""
+    from app.core import coerce
+    from app.inventory.models import StockThreshold
+
+    if session.get(Sku, sku_id) is None:
+        raise InvalidInput("safety_quantity", _("Choose a valid option."))
+    quantity = coerce.whole(values, "safety_quantity", 0, 10_000_000)
+    row = session.scalar(select(StockThreshold).where(StockThreshold.warehouse_id == warehouse.id,
+                                                      StockThreshold.sku_id == sku_id))
+    if quantity is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(StockThreshold(warehouse_id=warehouse.id, sku_id=sku_id, safety_quantity=quantity))
+    elif row.safety_quantity != quantity:
+        row.safety_quantity = quantity
+    session.flush()
+
+
+INVENTORY_SETTINGS = {"near_expiry_days": (1, 730), "slow_moving_days": (1, 1095), "default_min_shelf_days": (0, 1095)}
+
+
+def save_inventory_settings(session: Session, values: dict) -> dict[str, int]:
+    from app.core import coerce
+    from app.core.settings import put_setting
+
+    parsed = {name: coerce.whole(values, name, low, high, required=True) for name, (low, high) in INVENTORY_SETTINGS.items()}
+    for name, value in parsed.items():
+        put_setting(session, name, value)
+    return parsed
+
+
+# --- goods receipt and changes of state -------------------------------------------------------
+
+def _reason(value, required: bool = True) -> str | None:
+    text_ = (value or "").strip() if isinstance(value, str) else value
+    if not text_:
+        if required:
+            raise InvalidInput("reason", _("Give the reason: it goes into the stock ledger and the audit trail."))
+        return None
+    if len(text_) > 500:
+        raise InvalidInput("reason", _("Use at most %(n)d characters.", n=500))
+    return text_
+
+
+def _quantity(value) -> int:
+    from app.core import coerce
+
+    return coerce.whole({"quantity": value}, "quantity", 1, 10_000_000, required=True)
+
+
+def receive_goods(session: Session, warehouse: Warehouse, values: dict, actor_id: int | None = None) -> StockMovement:
+    """Goods receipt (入库) into inspection: the lot from a scanned UDI string, or from
+    the SKU, lot or serial number and dates typed in."""
+    from app.core import coerce
+    from app.inventory.rules import UdiError, parse_udi
+
+    if warehouse.status != "active":
+        raise InvalidInput("warehouse_id", _("This warehouse is inactive."))
+    quantity = _quantity(values.get("quantity"))
+    why = _reason(values.get("reason"), required=False) or _("Goods receipt")
+    udi_text = (values.get("udi") or "").strip()
+    if udi_text:
+        try:
+            udi = parse_udi(udi_text.replace("<GS>", "\x1d"))
+        except UdiError as err:
+            raise InvalidInput("udi", str(err)) from None
+        try:
+            lot = lot_from_udi(session, udi)
+        except InvalidInput as err:  # the UDI names a lot the product refuses: say so by the UDI field
+            raise InvalidInput("udi", err.message) from None
+    else:
+        sku_id = coerce.ident(values, "sku_id", required=True)
+        sku = session.get(Sku, sku_id)
+        if sku is None:
+            raise InvalidInput("sku_id", _("Choose a valid option."))
+        lot_no = coerce.text(values, "lot_no", max_length=20)
+        serial_no = coerce.text(values, "serial_no", max_length=20)
+        if not lot_no and not serial_no:
+            raise InvalidInput("lot_no", _("Give the lot number or the serial number."))
+        made, expires = coerce.day(values, "manufactured_on"), coerce.day(values, "expires_on")
+        if made and expires and expires <= made:
+            raise InvalidInput("expires_on", _("The expiry date must come after the manufacture date."))
+        lot = lot_for(session, sku, lot_no, serial_no, made, expires)
+    if lot.serial_no and session.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0))
+                                        .where(StockBalance.lot_id == lot.id)):
+        raise InvalidInput("udi" if udi_text else "serial_no",
+                           _("Serial number %(serial)s is already in stock.", serial=lot.serial_no))
+    from app.compliance.operations import reason
+
+    with reason(session, why):
+        return receive(session, warehouse, lot, quantity, why, actor_id=actor_id)
+
+
+#: the changes of state a user makes on a lot: kind → (from states allowed, to state,
+#: reason required). None as a from state means "the user picks it".
+STATE_CHANGES = {
+    "qc_release": (("inspection",), "available", False),
+    "qc_reject": (("inspection",), "quarantined", True),
+    "quarantine": (("available",), "quarantined", True),
+    "release": (("quarantined",), "available", True),
+    "adjustment_in": ((None,), "available", True),
+    "adjustment_out": (("inspection", "available", "quarantined", "expired"), None, True),
+    "scrap": (("quarantined", "expired"), None, True),
+}
+
+
+def change_state(session: Session, kind: str, warehouse_id: int, lot_id: int, quantity, reason_text: str | None,
+                 from_state: str | None = None, actor_id: int | None = None, ref: tuple[str, int] | None = None) -> StockMovement:
+    """QC release/reject, quarantine/release, adjustment in or out, scrap: one ledger
+    row, checked against the balance under a row lock so two users cannot take the same
+    units."""
+    from app.compliance.operations import reason
+
+    if kind not in STATE_CHANGES:
+        raise InvalidInput("kind", _("Choose a valid option."))
+    sources, to_state, needs_reason = STATE_CHANGES[kind]
+    quantity = _quantity(quantity)
+    why = _reason(reason_text, required=needs_reason) or _("QC release")
+    if sources == (None,):
+        from_state = None
+    elif len(sources) == 1:
+        from_state = sources[0]
+    elif from_state not in sources:
+        raise InvalidInput("from_state", _("Choose one of: %(choices)s.", choices=", ".join(sources)))
+    lot = session.get(Lot, lot_id)
+    if lot is None:
+        raise InvalidInput("lot_id", _("Choose a valid option."))
+    if to_state == "available" and lot.expires_on is not None and lot.expires_on < shanghai_today():
+        raise InvalidInput("form", _("Lot %(lot)s expired on %(day)s: it cannot be made available.",
+                                     lot=lot.lot_no or lot.serial_no, day=lot.expires_on.isoformat()))
+    if from_state is not None:
+        balance = session.scalar(select(StockBalance).where(
+            StockBalance.warehouse_id == warehouse_id, StockBalance.lot_id == lot_id, StockBalance.state == from_state)
+            .with_for_update())
+        held = balance.quantity if balance is not None else 0
+        if quantity > held:
+            raise InvalidInput("quantity", _("Only %(n)d units are in this state; %(q)d cannot be moved.", n=held, q=quantity))
+    if lot.serial_no and from_state is None:
+        held = session.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0)).where(StockBalance.lot_id == lot.id))
+        if quantity != 1 or held:
+            raise InvalidInput("quantity", _("A serial number is one unit."))
+    movement_kind = "adjustment" if kind.startswith("adjustment") else kind
+    with reason(session, why):
+        return move(session, movement_kind, warehouse_id, lot, quantity, from_state, to_state, why, ref, actor_id)
+
+
+def expire_stock(session: Session, day: date, actor_id: int | None = None) -> int:
+    """Move every available unit of lots that expired before ``day`` into ``expired``
+    (movement kind "expiry"). Safe to run twice: the second run finds nothing."""
+    from app.compliance.operations import reason
+    from app.inventory.queries import expired_available
+
+    moved = 0
+    why = _("Expired")
+    with reason(session, why):
+        for balance in expired_available(session, day):
+            move(session, "expiry", balance.warehouse_id, balance.lot_id, balance.quantity, "available", "expired",
+                 why, actor_id=actor_id)
+            moved += 1
+    return moved

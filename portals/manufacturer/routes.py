@@ -7,6 +7,7 @@ from portals.manufacturer import channel as ch
 from portals.manufacturer import consignment as consignment_h
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
+from portals.manufacturer import inventory as inv
 from portals.manufacturer import pricing as pricing_h
 from portals.manufacturer import transfers as transfers_h
 
@@ -96,3 +97,17 @@ bp.add_url_rule("/consignment/reports/<int:report_id>/reject", view_func=consign
 bp.add_url_rule("/consignment/counts/<int:count_id>", view_func=consignment_h.RHConsignmentCount.as_view("consignment_count"))
 bp.add_url_rule("/consignment/counts/<int:count_id>/lines/<int:line_id>", view_func=consignment_h.RHConsignmentCountLine.as_view("consignment_count_line"))
 bp.add_url_rule("/consignment/counts/<int:count_id>/close", view_func=consignment_h.RHConsignmentCountClose.as_view("consignment_count_close"))
+bp.add_url_rule("/warehouses", view_func=inv.RHWarehouses.as_view("warehouses"))
+bp.add_url_rule("/warehouses/new", view_func=inv.RHWarehouseNew.as_view("warehouse_new"))
+bp.add_url_rule("/warehouses/<int:warehouse_id>", view_func=inv.RHWarehouse.as_view("warehouse"))
+bp.add_url_rule("/warehouses/<int:warehouse_id>/edit", view_func=inv.RHWarehouseEdit.as_view("warehouse_edit"))
+bp.add_url_rule("/warehouses/<int:warehouse_id>/dealers", view_func=inv.RHWarehouseDealers.as_view("warehouse_dealers"))
+bp.add_url_rule("/warehouses/<int:warehouse_id>/safety-stock/<int:sku_id>", view_func=inv.RHSafetyStock.as_view("safety_stock"))
+bp.add_url_rule("/stock", view_func=inv.RHStock.as_view("stock"))
+bp.add_url_rule("/stock/receive", view_func=inv.RHStockReceive.as_view("stock_receive"))
+bp.add_url_rule("/stock/alerts", view_func=inv.RHStockAlerts.as_view("stock_alerts"))
+bp.add_url_rule("/stock/alerts/card", view_func=inv.RHStockAlertsCard.as_view("stock_alerts_card"))
+bp.add_url_rule("/stock/<int:warehouse_id>/skus/<int:sku_id>", view_func=inv.RHStockCell.as_view("stock_cell"))
+bp.add_url_rule("/stock/<int:warehouse_id>/lots/<int:lot_id>", view_func=inv.RHStockLot.as_view("stock_lot"))
+bp.add_url_rule("/stock/<int:warehouse_id>/lots/<int:lot_id>/move", view_func=inv.RHStockMove.as_view("stock_move"))
+bp.add_url_rule("/inventory-settings", view_func=inv.RHInventorySettings.as_view("inventory_settings"))

@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('warehouse_id', 'lot_id', 'state', name=op.f('pk_stock_balances'))
     )
     op.create_index('ix_stock_balances_fefo', 'stock_balances', ['sku_id', 'state', 'expires_on', 'warehouse_id'], unique=False)
+    op.create_index('ix_stock_balances_overview', 'stock_balances', ['sku_id', 'warehouse_id', 'state'], unique=False, postgresql_include=['quantity'])
     op.create_table('stock_movements',
     sa.Column('occurred_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
@@ -621,6 +622,7 @@ def downgrade() -> None:
     op.drop_index('ix_stock_movements_ref', table_name='stock_movements')
     op.drop_index('ix_stock_movements_lot', table_name='stock_movements')
     op.drop_table('stock_movements')
+    op.drop_index('ix_stock_balances_overview', table_name='stock_balances')
     op.drop_index('ix_stock_balances_fefo', table_name='stock_balances')
     op.drop_table('stock_balances')
     op.drop_index(op.f('ix_dealer_warehouses_warehouse_id'), table_name='dealer_warehouses')
