@@ -7,6 +7,8 @@ from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
 from portals.manufacturer import pricing as pricing_h
+from portals.manufacturer import projects as projects_h
+from portals.manufacturer import sellout as sellout_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -77,3 +79,8 @@ bp.add_url_rule("/product-lines", view_func=cat.RHProductLines.as_view("product_
 bp.add_url_rule("/product-lines/save", view_func=cat.RHProductLineSave.as_view("product_line_save"))
 bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
 bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
+bp.add_url_rule("/sell-out", view_func=sellout_h.RHSellOut.as_view("sell_out"))
+bp.add_url_rule("/channel-stock", view_func=sellout_h.RHChannelStock.as_view("channel_stock"))
+bp.add_url_rule("/channel-stock/<int:dealer_id>", view_func=sellout_h.RHChannelStockDealer.as_view("channel_stock_dealer"))
+bp.add_url_rule("/projects", view_func=projects_h.RHProjects.as_view("projects"))
+bp.add_url_rule("/projects/<int:registration_id>", view_func=projects_h.RHProject.as_view("project"))
