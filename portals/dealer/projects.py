@@ -30,7 +30,7 @@ class RHProjects(RHDealer):
         status = request.args.get("status", "")
         status = status if status in PROJECT_STATUSES else ""
         page = projects.projects_page(db.session, ChannelScope.of(current_user), request.args.get("after"), status)
-        return render_page("dealer/projects.html", block="results", page=page, status=status,
+        return render_page("dealer/projects.html", block="results", page=page, status_filter=status,
                            can_register=current_user.has_role(*REGISTRANTS))
 
 

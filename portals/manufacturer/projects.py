@@ -26,7 +26,7 @@ class RHProjects(RHManufacturer):
         conflicts = request.args.get("conflicts") == "1"
         page = projects.projects_page(db.session, ChannelScope.of(current_user), request.args.get("after"), status,
                                       conflicts)
-        return render_page("manufacturer/projects.html", block="results", page=page, status=status, conflicts=conflicts)
+        return render_page("manufacturer/projects.html", block="results", page=page, status_filter=status, conflicts=conflicts)
 
 
 class RHProject(RHManufacturer):
