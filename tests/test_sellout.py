@@ -369,3 +369,35 @@ def test_sell_out_template_has_the_chinese_headers(world, signed_in):
     headers = [c.value for c in next(load_workbook(io.BytesIO(response.data)).worksheets[0].iter_rows(max_row=1))]
     assert headers == HEADERS
     assert signed_in(world, "hospital1").get("/dealer/sell-out/template").status_code == 403
+
+
+def test_manufacturer_exports_the_sell_out_it_sees_with_its_filters(world, as_tenant, signed_in, run_worker):
+    import re
+    import uuid
+
+    from openpyxl import load_workbook
+
+    from app.compliance.models import Job
+
+    with as_tenant(world) as session:
+        lot = deliver(session, "D-SH-002", "IVD-QC-01", lot_tag(), 5, TODAY - timedelta(days=2))
+        sale(session, "D-SH-002", lot, 2, invoice_no="EXP-1")
+        sh2 = dealer(session, "D-SH-002").id
+
+    def rows(local, **filters):
+        client = signed_in(world, local)
+        response = client.post("/manufacturer/exports", {"list": "sell_out", "request_id": uuid.uuid4().hex, **filters},
+                               token_from="/manufacturer/sell-out")
+        assert response.status_code == 303, response.get_data(as_text=True)[:300]
+        job_id = int(re.search(r"/jobs/(\d+)$", response.headers["Location"]).group(1))
+        run_worker()
+        with as_tenant(world) as session:
+            job = session.get(Job, job_id)
+            assert job.status == "done", job.error
+            document_id = job.document_id
+        sheet = load_workbook(io.BytesIO(client.get(f"/documents/{document_id}").data)).worksheets[0]
+        return [[c.value for c in row] for row in sheet.iter_rows()][1:]
+
+    mine = rows("channel", dealer_id=str(sh2), month=f"{TODAY:%Y-%m}")
+    assert mine and {r[1] for r in mine} == {"D-SH-002"} and "EXP-1" in {r[11] for r in mine}
+    assert "EXP-1" not in {r[11] for r in rows("sales.south")}
