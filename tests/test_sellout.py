@@ -267,6 +267,12 @@ def test_dealer_reports_a_sale_by_form_and_sees_it_listed(world, as_tenant, sign
     client = signed_in(world, "dealer1.sales")
     form = client.get("/dealer/sell-out/new").get_data(as_text=True)
     assert lot_no in form
+    # choosing another product narrows the lot list (an htmx fragment)
+    with as_tenant(world) as session:
+        other = sku(session, "CV-DES-2518").id
+    fragment = client.get(f"/dealer/sell-out/new?sku_id={other}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="lot-choice">') and lot_no not in fragment
+    assert lot_no in client.get(f"/dealer/sell-out/new?sku_id={sku_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     data = {"sold_on": TODAY.isoformat(), "hospital_id": hid, "sku_id": sku_id, "lot_id": lot_id, "quantity": "9",
             "unit_price": "1200", "invoice_no": "INV-77"}
     bad = client.post("/dealer/sell-out/new", data)

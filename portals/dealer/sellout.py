@@ -15,6 +15,7 @@ from app.compliance import imports as data_imports
 from app.compliance.models import Document, ImportRun
 from app.compliance.operations import reason, record_event
 from app.core import tabular
+from app.core.coerce import as_id
 from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHDealer
@@ -51,11 +52,16 @@ class RHSellOut(RHDealer):
                            status=400 if errors else 200)
 
 
-def _choices(dealer_id: int) -> dict:
+def _choices(dealer_id: int, sku_id=None) -> dict:
+    """The form's choices: hospitals, the SKUs we received, and the lots we still hold
+    (only the chosen SKU's once one is chosen)."""
     lots = sellout.received_lots(db.session, dealer_id)
     skus = {}
     for lot in lots:
         skus.setdefault(lot.sku_id, f"{lot.sku_code} {lot.sku_name}")
+    chosen = as_id(sku_id)
+    if chosen in skus:
+        lots = [lot for lot in lots if lot.sku_id == chosen]
     return {"hospitals": [(h.id, f"{h.name} ({h.code})") for h in channel_q.hospital_choices(db.session)],
             "skus": sorted(skus.items(), key=lambda kv: kv[1]),
             "lots": [(lot.lot_id, _("%(sku)s · lot %(lot)s · %(n)d held", sku=lot.sku_code,
@@ -68,11 +74,12 @@ class RHSellOutNew(RHDealer):
     roles = SELL_OUT_ROLES
 
     def _page(self, values, errors, status=200):
-        return render_page("dealer/sell_out_form.html", values=values, errors=errors, status=status,
-                           **_choices(current_user.dealer_id))
+        return render_page("dealer/sell_out_form.html", block="lots", values=values, errors=errors, status=status,
+                           **_choices(current_user.dealer_id, values.get("sku_id")))
 
     def get(self):
-        return self._page({"sold_on": shanghai_today().isoformat(), "quantity": "1"}, {})
+        return self._page({"sold_on": shanghai_today().isoformat(), "quantity": "1",
+                           "sku_id": request.args.get("sku_id", "")}, {})
 
     def post(self):
         values = {k: (request.form.get(k) or "").strip() for k in FORM_FIELDS}

@@ -25,7 +25,9 @@ def test_dealer_reports_a_sale_by_form_and_sees_channel_stock_go_down(page_for, 
     page.goto(f"{base}/dealer/sell-out/new")
     page.fill("input[name=sold_on]", shanghai_today().isoformat())
     page.select_option("select[name=hospital_id]", str(hospital_id))
-    page.select_option("select[name=sku_id]", str(sku_id))
+    with page.expect_response(lambda r: "/dealer/sell-out/new?" in r.url):  # the lots of that product come back
+        page.select_option("select[name=sku_id]", str(sku_id))
+    page.wait_for_timeout(100)  # let htmx settle the swap
     page.select_option("select[name=lot_id]", str(lot_id))
     page.fill("input[name=quantity]", "3")
     page.fill("input[name=unit_price]", "7200.00")
