@@ -407,3 +407,43 @@ def test_manufacturer_exports_the_sell_out_it_sees_with_its_filters(world, as_te
     mine = rows("channel", dealer_id=str(sh2), month=f"{TODAY:%Y-%m}")
     assert mine and {r[1] for r in mine} == {"D-SH-002"} and "EXP-1" in {r[11] for r in mine}
     assert "EXP-1" not in {r[11] for r in rows("sales.south")}
+
+
+# --- the pure rules, for any input ----------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)), st.integers(1, 31))
+def test_a_month_is_due_in_the_next_month_never_later_than_its_due_day(day, due_day):
+    month = sellout.month_start(day)
+    due = sellout.due_on(month, due_day)
+    assert sellout.month_start(due) == sellout.add_months(month, 1)
+    assert due.day <= due_day and (due.day == due_day or (due + timedelta(days=1)).day == 1)
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**6))
+def test_more_stock_never_means_fewer_days_of_cover(stock, sold):
+    cover = sellout.days_of_cover(stock, sold)
+    assert cover is not None and cover >= 0
+    assert sellout.days_of_cover(stock + 1, sold) >= cover
+    assert sellout.days_of_cover(stock, sold + 1) <= cover
+
+
+def test_the_sell_out_list_pages_through_every_line(world, as_tenant, signed_in):
+    from app.core.pagination import PER_PAGE
+
+    with as_tenant(world) as session:
+        lot = deliver(session, "D-JS-001", "IVD-MYO-100", lot_tag(), PER_PAGE + 5, TODAY - timedelta(days=3))
+        for n in range(PER_PAGE + 5):
+            sale(session, "D-JS-001", lot, 1, hospital_code="H-JS-003", invoice_no=f"PG-{n:03d}")
+        js = dealer(session, "D-JS-001").id
+    client = signed_in(world, "channel")
+    first = client.get(f"/manufacturer/sell-out?dealer_id={js}").get_data(as_text=True)
+    assert first.count("PG-") == PER_PAGE
+    import html as html_lib
+    import re
+    next_url = html_lib.unescape(re.search(r'href="([^"]*after=[^"]*)"[^>]*rel="next"', first).group(1))
+    second = client.get(next_url).get_data(as_text=True)
+    assert second.count("PG-") == 5 and "PG-000" in second and "PG-000" not in first

@@ -324,9 +324,10 @@ def sell_out_stmt(scope, flt: SellOutFilter):
 
 
 def sell_out_page(session: Session, scope, flt: SellOutFilter, cursor: str | None) -> Page:
-    """Reported lines, newest sale first (keyset on sold_on, id)."""
-    return keyset_page(session, sell_out_stmt(scope, flt), (SellOutLine.sold_on, SellOutLine.id),
-                       lambda r: (r.sold_on.isoformat(), r.id), cursor, entities=False, descending=True)
+    """Reported lines, most recently reported first (keyset on the id: the primary key
+    walks any depth fast; the month filter narrows by sale date)."""
+    return keyset_page(session, sell_out_stmt(scope, flt), (SellOutLine.id,), lambda r: (r.id,), cursor,
+                       entities=False, descending=True)
 
 
 def sell_out_line_for(session: Session, scope, line_id: int) -> SellOutLine | None:
