@@ -146,6 +146,10 @@ def test_dealer_registers_by_form_and_the_other_dealer_sees_only_that_a_claim_ex
     detail = channel.get(f"/manufacturer/projects/{second_id}").get_data(as_text=True)
     assert "华东医疗器械有限公司" in detail and "广州百仕达医疗器械有限公司" in detail and "年度手术量" in detail
     assert f"/manufacturer/projects/{second_id}" in listing
+    assert f"/manufacturer/projects/{first_id}" in listing  # the earlier claim is flagged too
+    # dealer1 learns that a later claim exists, not whose
+    first_page = d1.get(first_url).get_data(as_text=True)
+    assert "Another dealer has registered" in first_page and "广州百仕达" not in first_page and "另一家" not in first_page
     # regional managers: south sees a Guangdong hospital's claims, east does not
     assert signed_in(world, "sales.south").get(f"/manufacturer/projects/{second_id}").status_code == 200
     assert signed_in(world, "sales.east").get(f"/manufacturer/projects/{second_id}").status_code == 404

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import false, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.catalog.models import Sku
 from app.channel.models import Dealer, Hospital
@@ -158,9 +158,13 @@ def _scoped(stmt, scope):
 def projects_page(session: Session, scope, cursor: str | None, status: str = "", conflicts_only: bool = False) -> Page:
     """Registrations the scope may see, newest first (a regional manager: hospitals in
     its regions; a dealer: its own)."""
+    later = aliased(ProjectRegistration)
+    # named as a conflict by another dealer's later, still open registration
+    named = (exists().where(later.status.in_(OPEN_STATUSES), later.conflicts.op("@>")(
+        func.jsonb_build_array(func.jsonb_build_object("id", ProjectRegistration.id)))))
     stmt = (select(ProjectRegistration.id, ProjectRegistration.number, ProjectRegistration.status,
                    ProjectRegistration.department, ProjectRegistration.expected_on, ProjectRegistration.valid_until,
-                   ProjectRegistration.conflicts, ProjectRegistration.created_at,
+                   ProjectRegistration.conflicts, ProjectRegistration.created_at, named.label("named_in_conflict"),
                    Hospital.name.label("hospital_name"), Hospital.code.label("hospital_code"),
                    Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name"))
             .join(Hospital, Hospital.id == ProjectRegistration.hospital_id)
@@ -169,7 +173,7 @@ def projects_page(session: Session, scope, cursor: str | None, status: str = "",
     if status:
         stmt = stmt.where(ProjectRegistration.status == status)
     if conflicts_only:
-        stmt = stmt.where(ProjectRegistration.conflicts != [])
+        stmt = stmt.where(or_(ProjectRegistration.conflicts != [], named))
     return keyset_page(session, stmt, (ProjectRegistration.id,), lambda r: (r.id,), cursor, entities=False,
                        descending=True)
 

@@ -76,6 +76,8 @@ class RHProject(RHDealer):
     def get(self, registration_id, errors=None, status=200):
         # No history here: the audit trail holds the conflicts, i.e. other dealers' names.
         return render_page("dealer/project.html", registration=self.registration, errors=errors or {}, status=status,
+                           conflicted=bool(self.registration.conflicts)
+                           or bool(projects.conflicting_registrations(db.session, self.registration)),
                            can_withdraw=current_user.has_role(*REGISTRANTS)
                            and self.registration.status in projects.OPEN_STATUSES)
 
