@@ -318,8 +318,10 @@ def csv_bytes(rows) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def upload(client, data: bytes, dry_run=False, name="sellout.csv"):
+def upload(client, data: bytes, dry_run=False, name="sellout.csv", request_id=None):
     form = {"file": (io.BytesIO(data), name)}
+    if request_id:
+        form["request_id"] = request_id
     if dry_run:
         form["dry_run"] = "1"
     return client.post("/dealer/sell-out/upload", form, content_type="multipart/form-data")
@@ -350,8 +352,9 @@ def test_upload_is_all_or_nothing_with_errors_per_row_and_column(world, as_tenan
     assert upload(client, csv_bytes(good), dry_run=True).status_code == 200
     with as_tenant(world) as session:
         assert session.scalar(select(func.count()).select_from(SellOutLine)) == before
-    taken = upload(client, csv_bytes(good))
+    taken = upload(client, csv_bytes(good), request_id="r-0123456789")
     assert taken.status_code == 303
+    assert upload(client, csv_bytes(good), request_id="r-0123456789").status_code == 303  # sent twice: one import
     with as_tenant(world) as session:
         lines = list(session.scalars(select(SellOutLine).where(SellOutLine.lot_id == lot_id)))
         assert sorted(line.quantity for line in lines) == [2, 3]

@@ -5,7 +5,7 @@ import re
 import uuid
 
 from flask import Response, flash, request, url_for
-from sqlalchemy import func
+from sqlalchemy import func, select
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -135,7 +135,15 @@ class RHSellOutUpload(RHDealer):
         if len(table.rows) > MAX_SYNC_ROWS:
             return self._page(400, errors={"file": _("At most %(n)d rows per file: split it into several files.",
                                                      n=MAX_SYNC_ROWS)})
-        run = _start_run(filename, ext, data, dry_run)
+        request_id = request.form.get("request_id", "")
+        request_id = request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
+        earlier = _run_of_request(request_id)
+        if earlier is not None:  # the same form sent twice: one import
+            if earlier.status == "imported":
+                flash(_("This file was already imported."), "success")
+                return redirect(url_for("dealer.sell_out"))
+            return self._page(400, errors={"file": _("This upload was already checked: choose the file again.")})
+        run = _start_run(filename, ext, data, dry_run, request_id)
         db.session.info[RUN_KEY] = run.id
         savepoint = db.session.begin_nested()
         try:
@@ -163,11 +171,20 @@ class RHSellOutUpload(RHDealer):
                           row_errors=outcome.errors[:ERRORS_SHOWN], dry_run=dry_run)
 
 
-def _start_run(filename: str, ext: str, data: bytes, dry_run: bool) -> ImportRun:
+def _upload_key(request_id: str, ext: str) -> str:
     from flask import g
 
-    request_id = uuid.uuid4().hex
-    key = f"{g.tenant.slug}/imports/{current_user.id}-{request_id}/upload.{ext}"
+    return f"{g.tenant.slug}/imports/{current_user.id}-{request_id}/upload.{ext}"
+
+
+def _run_of_request(request_id: str) -> ImportRun | None:
+    keys = [_upload_key(request_id, ext) for ext in CONTENT_TYPES]
+    return db.session.scalar(select(ImportRun).join(Document, Document.id == ImportRun.upload_document_id)
+                             .where(Document.storage_key.in_(keys)))
+
+
+def _start_run(filename: str, ext: str, data: bytes, dry_run: bool, request_id: str) -> ImportRun:
+    key = _upload_key(request_id, ext)
     sha256 = get_storage().put(key, data)
     document = Document(kind=ext, filename=f"import-upload-{request_id[:12]}.{ext}", content_type=CONTENT_TYPES[ext],
                         size=len(data), sha256=sha256, storage_key=key, entity_type="import_runs",
