@@ -40,3 +40,26 @@ def test_dealer_reports_a_sale_by_form_and_sees_channel_stock_go_down(page_for, 
     assert page.locator(f"tr[data-lot='{tag}'] td.stock").inner_text().strip() == "7"
     assert no_sideways_scroll(page)
     shot(page, f"dealer-channel-stock-{name}")
+
+
+def test_sell_out_and_project_pages_fit_a_phone(page_for, world, as_tenant):
+    from tests.browser.conftest import PHONE
+
+    with as_tenant(world) as session:
+        deliver(session, "D-SH-001", "CV-DES-2518", lot_tag(), 4, shanghai_today() - timedelta(days=4))
+    page, base = page_for(world, PHONE)
+    sign_in(page, base, f"dealer1@{world}.test")
+    page.wait_for_url("**/dealer/")
+    for path in ("/dealer/sell-out", "/dealer/sell-out/new", "/dealer/sell-out/upload", "/dealer/channel-stock",
+                 "/dealer/projects", "/dealer/projects/new"):
+        page.goto(base + path)
+        assert page.locator("h1").first.is_visible(), path
+        assert no_sideways_scroll(page), path
+    shot(page, "dealer-project-new-phone")
+    page.context.clear_cookies()
+    sign_in(page, base, f"channel@{world}.test")
+    page.wait_for_url("**/manufacturer/")
+    for path in ("/manufacturer/sell-out", "/manufacturer/channel-stock", "/manufacturer/projects"):
+        page.goto(base + path)
+        assert no_sideways_scroll(page), path
+    shot(page, "manufacturer-projects-phone")
