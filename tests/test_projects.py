@@ -120,7 +120,11 @@ def test_dealer_registers_by_form_and_the_other_dealer_sees_only_that_a_claim_ex
     world = chain
     with as_tenant(world) as session:
         hid, s1 = hospital(session, "H-GD-002").id, sku(session, "SH-LAAO-27").id
+    with as_tenant(world) as session:
+        hospital(session, "H-GD-002").departments = ["心内科", "心外科"]
     d1 = signed_in(world, "dealer1")
+    departments = d1.get(f"/dealer/projects/new?hospital_id={hid}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert departments.lstrip().startswith('<div id="department-choice">') and "心外科" in departments
     data = {"hospital_id": hid, "valid_until": (TODAY + timedelta(days=90)).isoformat(), "sku_id_0": s1,
             "expected_quantity_0": "12", "note": "年度手术量约 40 台"}
     missing = d1.post("/dealer/projects/new", dict(data, expected_quantity_0="x"))

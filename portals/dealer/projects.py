@@ -48,7 +48,7 @@ class RHProjectNew(RHDealer):
         hospitals = channel_q.hospital_choices(db.session)
         hospital = db.session.get(Hospital, as_id(values.get("hospital_id"))) if as_id(values.get("hospital_id")) else None
         skus = list(db.session.execute(select(Sku.id, Sku.code, Sku.name).where(Sku.status == "active").order_by(Sku.code)))
-        return render_page("dealer/project_form.html", values=values, errors=errors, status=status, line_rows=LINE_ROWS,
+        return render_page("dealer/project_form.html", block="department", values=values, errors=errors, status=status, line_rows=LINE_ROWS,
                            hospitals=[(h.id, f"{h.name} ({h.code})") for h in hospitals],
                            departments=hospital.departments if hospital else [],
                            skus=[(s.id, f"{s.code} {s.name}") for s in skus])
