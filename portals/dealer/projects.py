@@ -12,6 +12,7 @@ from app.channel.models import Hospital
 from app.channel.queries import ChannelScope
 from app.core.coerce import as_id
 from app.core.db import db
+from app.core.i18n import shanghai_today
 from app.core.errors import InvalidInput
 from app.core.handlers import RHDealer, get_or_404
 from app.core.htmx import redirect, render_page
@@ -31,6 +32,7 @@ class RHProjects(RHDealer):
         status = status if status in PROJECT_STATUSES else ""
         page = projects.projects_page(db.session, ChannelScope.of(current_user), request.args.get("after"), status)
         return render_page("dealer/projects.html", block="results", page=page, status_filter=status,
+                           today=shanghai_today(),
                            can_register=current_user.has_role(*REGISTRANTS))
 
 
@@ -48,7 +50,8 @@ class RHProjectNew(RHDealer):
         hospitals = channel_q.hospital_choices(db.session)
         hospital = db.session.get(Hospital, as_id(values.get("hospital_id"))) if as_id(values.get("hospital_id")) else None
         skus = list(db.session.execute(select(Sku.id, Sku.code, Sku.name).where(Sku.status == "active").order_by(Sku.code)))
-        return render_page("dealer/project_form.html", block="department", values=values, errors=errors, status=status, line_rows=LINE_ROWS,
+        return render_page("dealer/project_form.html", block="department", values=values, errors=errors, status=status,
+                           line_rows=LINE_ROWS,
                            hospitals=[(h.id, f"{h.name} ({h.code})") for h in hospitals],
                            departments=hospital.departments if hospital else [],
                            skus=[(s.id, f"{s.code} {s.name}") for s in skus])

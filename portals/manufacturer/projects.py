@@ -9,6 +9,7 @@ from app.channel.queries import ChannelScope
 from app.compliance import queries as audit_q
 from app.compliance.models import ApprovalRequest
 from app.core.db import db
+from app.core.i18n import shanghai_today
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import render_page
 from app.orders import projects
@@ -26,7 +27,8 @@ class RHProjects(RHManufacturer):
         conflicts = request.args.get("conflicts") == "1"
         page = projects.projects_page(db.session, ChannelScope.of(current_user), request.args.get("after"), status,
                                       conflicts)
-        return render_page("manufacturer/projects.html", block="results", page=page, status_filter=status, conflicts=conflicts)
+        return render_page("manufacturer/projects.html", block="results", page=page, status_filter=status,
+                           today=shanghai_today(), conflicts=conflicts)
 
 
 class RHProject(RHManufacturer):
