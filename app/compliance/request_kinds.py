@@ -19,3 +19,4 @@ register_kind("product_review", _l("First-business review of a product"),
               on_decided="app.catalog.operations:product_review_decided")
 register_kind("return_request", _l("Return"), (AMOUNT,))
 register_kind("transfer", _l("Stock transfer"), (Fact("quantity", _l("Units"), ""),), on_decided="app.inventory.transfers:transfer_decided")
+register_kind("project_registration", _l("Project registration"), (Fact("conflicts", _l("Conflicting registrations"), ""),), on_decided="app.orders.projects:project_decided")

@@ -11,6 +11,8 @@ from portals import approvals as portal_approvals
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
 from portals.dealer import surgery as surgery_h
+from portals.dealer import projects as projects_h
+from portals.dealer import sellout as sellout_h
 from app.core.i18n import shanghai_today
 
 
@@ -51,3 +53,12 @@ bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))
 bp.add_url_rule("/surgery-reports", view_func=surgery_h.RHSurgeryReports.as_view("surgery_reports"))
 bp.add_url_rule("/surgery-reports/new", view_func=surgery_h.RHSurgeryReportNew.as_view("surgery_report_new"))
 bp.add_url_rule("/surgery-reports/<int:report_id>", view_func=surgery_h.RHSurgeryReport.as_view("surgery_report"))
+bp.add_url_rule("/sell-out", view_func=sellout_h.RHSellOut.as_view("sell_out"))
+bp.add_url_rule("/sell-out/new", view_func=sellout_h.RHSellOutNew.as_view("sell_out_new"))
+bp.add_url_rule("/sell-out/upload", view_func=sellout_h.RHSellOutUpload.as_view("sell_out_upload"))
+bp.add_url_rule("/sell-out/template", view_func=sellout_h.RHSellOutTemplate.as_view("sell_out_template"))
+bp.add_url_rule("/channel-stock", view_func=sellout_h.RHChannelStock.as_view("channel_stock"))
+bp.add_url_rule("/projects", view_func=projects_h.RHProjects.as_view("projects"))
+bp.add_url_rule("/projects/new", view_func=projects_h.RHProjectNew.as_view("project_new"))
+bp.add_url_rule("/projects/<int:registration_id>", view_func=projects_h.RHProject.as_view("project"))
+bp.add_url_rule("/projects/<int:registration_id>/withdraw", view_func=projects_h.RHProjectWithdraw.as_view("project_withdraw"))

@@ -10,6 +10,8 @@ from portals.manufacturer import imports as data
 from portals.manufacturer import inventory as inv
 from portals.manufacturer import pricing as pricing_h
 from portals.manufacturer import transfers as transfers_h
+from portals.manufacturer import projects as projects_h
+from portals.manufacturer import sellout as sellout_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -111,3 +113,8 @@ bp.add_url_rule("/stock/<int:warehouse_id>/skus/<int:sku_id>", view_func=inv.RHS
 bp.add_url_rule("/stock/<int:warehouse_id>/lots/<int:lot_id>", view_func=inv.RHStockLot.as_view("stock_lot"))
 bp.add_url_rule("/stock/<int:warehouse_id>/lots/<int:lot_id>/move", view_func=inv.RHStockMove.as_view("stock_move"))
 bp.add_url_rule("/inventory-settings", view_func=inv.RHInventorySettings.as_view("inventory_settings"))
+bp.add_url_rule("/sell-out", view_func=sellout_h.RHSellOut.as_view("sell_out"))
+bp.add_url_rule("/channel-stock", view_func=sellout_h.RHChannelStock.as_view("channel_stock"))
+bp.add_url_rule("/channel-stock/<int:dealer_id>", view_func=sellout_h.RHChannelStockDealer.as_view("channel_stock_dealer"))
+bp.add_url_rule("/projects", view_func=projects_h.RHProjects.as_view("projects"))
+bp.add_url_rule("/projects/<int:registration_id>", view_func=projects_h.RHProject.as_view("project"))
