@@ -333,6 +333,8 @@ def load_specs() -> None:
     from app.compliance import expiry as _expiry_export  # noqa: F401
     from app.compliance import exports as _exports  # noqa: F401
     from app.pricing import exports as _pricing_exports  # noqa: F401
+    from app.inventory import imports as _inventory  # noqa: F401
+    from app.inventory import sellout as _sellout_export  # noqa: F401
     from app.pricing import imports as _pricing  # noqa: F401
 
 
