@@ -8,6 +8,7 @@ from app.core.handlers import RHDealer
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
+from portals.dealer import orders as orders_h
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
 from app.core.i18n import shanghai_today
@@ -47,3 +48,12 @@ bp.add_url_rule("/qualifications/<int:qualification_id>/renew", view_func=profil
 bp.add_url_rule("/authorizations", view_func=pricing_h.RHAuthorizations.as_view("authorizations"))
 bp.add_url_rule("/authorizations/<int:auth_id>", view_func=pricing_h.RHAuthorization.as_view("authorization"))
 bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))
+bp.add_url_rule("/orders", view_func=orders_h.RHOrders.as_view("orders"))
+bp.add_url_rule("/orders/new", view_func=orders_h.RHOrderNew.as_view("order_new"))
+bp.add_url_rule("/orders/<int:order_id>", view_func=orders_h.RHOrder.as_view("order"))
+bp.add_url_rule("/orders/<int:order_id>/cancel", view_func=orders_h.RHOrderCancel.as_view("order_cancel"))
+bp.add_url_rule("/quotes", view_func=orders_h.RHQuotes.as_view("quotes"))
+bp.add_url_rule("/quotes/new", view_func=orders_h.RHQuoteNew.as_view("quote_new"))
+bp.add_url_rule("/quotes/<int:quote_id>", view_func=orders_h.RHQuote.as_view("quote"))
+bp.add_url_rule("/quotes/<int:quote_id>/convert", view_func=orders_h.RHQuoteConvert.as_view("quote_convert"))
+bp.add_url_rule("/quotes/<int:quote_id>/decline", view_func=orders_h.RHQuoteDecline.as_view("quote_decline"))

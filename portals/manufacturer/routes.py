@@ -6,6 +6,7 @@ from portals.manufacturer import catalog as cat
 from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
+from portals.manufacturer import orders as orders_h
 from portals.manufacturer import pricing as pricing_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
@@ -77,3 +78,11 @@ bp.add_url_rule("/product-lines", view_func=cat.RHProductLines.as_view("product_
 bp.add_url_rule("/product-lines/save", view_func=cat.RHProductLineSave.as_view("product_line_save"))
 bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
 bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
+
+bp.add_url_rule("/orders", view_func=orders_h.RHOrders.as_view("orders"))
+bp.add_url_rule("/orders/<int:order_id>", view_func=orders_h.RHOrder.as_view("order"))
+bp.add_url_rule("/orders/<int:order_id>/cancel", view_func=orders_h.RHOrderCancel.as_view("order_cancel"))
+bp.add_url_rule("/orders/<int:order_id>/reallocate", view_func=orders_h.RHOrderReallocate.as_view("order_reallocate"))
+bp.add_url_rule("/quotes", view_func=orders_h.RHQuotes.as_view("quotes"))
+bp.add_url_rule("/quotes/<int:quote_id>", view_func=orders_h.RHQuote.as_view("quote"))
+bp.add_url_rule("/quotes/<int:quote_id>/answer", view_func=orders_h.RHQuoteAnswer.as_view("quote_answer"))

@@ -1,0 +1,254 @@
+"""Orders after the gates: FEFO allocation honouring the minimum shelf life, partial
+allocation with back-order dates, re-allocation, cancellation (stock back, ledger
+reconciles), and the order pages in both portals with their scoping."""
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.catalog.models import Sku
+from app.channel.models import Dealer, Hospital
+from app.core.i18n import shanghai_today
+from app.identity.models import User
+from app.inventory.models import Lot, StockBalance, StockMovement
+from app.inventory.operations import move, serving_warehouse_ids
+from app.orders import operations as ops
+from app.orders.models import Allocation, Order, OrderEvent
+
+
+@pytest.fixture()
+def acme(as_tenant):
+    with as_tenant("acme") as s:
+        return {**{c: i for c, i in s.execute(select(Dealer.code, Dealer.id))},
+                **{c: i for c, i in s.execute(select(Hospital.code, Hospital.id))},
+                **{c: i for c, i in s.execute(select(Sku.code, Sku.id))},
+                **{e: i for e, i in s.execute(select(User.email, User.id))}}
+
+
+def _place(s, acme, lines, dealer="D-SH-001", user="dealer1@acme.test", **kw):
+    return ops.place_order(s, s.get(Dealer, acme[dealer]), s.get(User, acme[user]), lines, **kw)
+
+
+def _available(s, dealer_id, sku_id):
+    """(lot id, expiry, units) available for the dealer, soonest expiry first."""
+    return s.execute(select(StockBalance.lot_id, StockBalance.expires_on, func.sum(StockBalance.quantity))
+                     .where(StockBalance.sku_id == sku_id, StockBalance.state == "available",
+                            StockBalance.warehouse_id.in_(serving_warehouse_ids(s, dealer_id)), StockBalance.quantity > 0)
+                     .group_by(StockBalance.lot_id, StockBalance.expires_on)
+                     .order_by(StockBalance.expires_on, StockBalance.lot_id)).all()
+
+
+def _ledger_reconciles(s) -> bool:
+    mismatches = s.execute(text("""
+        WITH ledger AS (
+            SELECT warehouse_id, lot_id, state, sum(q) AS q FROM (
+                SELECT warehouse_id, lot_id, to_state AS state, quantity AS q FROM stock_movements WHERE to_state IS NOT NULL
+                UNION ALL
+                SELECT warehouse_id, lot_id, from_state, -quantity FROM stock_movements WHERE from_state IS NOT NULL) m
+            GROUP BY warehouse_id, lot_id, state)
+        SELECT count(*) FROM ledger FULL JOIN stock_balances b USING (warehouse_id, lot_id, state)
+        WHERE coalesce(ledger.q, 0) <> coalesce(b.quantity, 0)""")).scalar()
+    return mismatches == 0
+
+
+def test_allocation_takes_the_soonest_expiry_that_still_has_the_shelf_life_the_hospital_needs(as_tenant, acme):
+    sku = acme["CV-DES-3028"]  # the demo has a lot of it expiring within a month
+    with as_tenant("acme") as s:
+        lots = _available(s, acme["D-SH-001"], sku)
+        soonest = lots[0]
+        days_left = (soonest.expires_on - shanghai_today()).days
+        hospital = s.get(Hospital, acme["H-SH-002"])
+        old, hospital.min_shelf_days = hospital.min_shelf_days, days_left + 1  # the soonest lot is too short-lived
+    try:
+        with as_tenant("acme") as s:
+            order = _place(s, acme, [{"sku_id": sku, "quantity": 3}], hospital_id=acme["H-SH-002"])
+            picked = [a.lot_id for a in s.scalars(select(Allocation).where(Allocation.order_line_id == order.lines[0].id))]
+            usable = [lot for lot in lots if (lot.expires_on - shanghai_today()).days > days_left + 1]
+            assert picked == [usable[0].lot_id] and soonest.lot_id not in picked
+            assert order.status == "allocated"
+    finally:
+        with as_tenant("acme") as s:
+            s.get(Hospital, acme["H-SH-002"]).min_shelf_days = old
+    with as_tenant("acme") as s:  # without the hospital's rule the soonest lot goes first
+        order = _place(s, acme, [{"sku_id": sku, "quantity": 1}])
+        assert s.scalar(select(Allocation.lot_id).where(Allocation.order_line_id == order.lines[0].id)) == soonest.lot_id
+
+
+def test_short_stock_allocates_what_there_is_and_back_orders_the_rest_with_a_date(as_tenant, acme):
+    sku = acme["CV-PTCA-2015"]
+    with as_tenant("acme") as s:
+        have = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
+        order = _place(s, acme, [{"sku_id": sku, "quantity": have + 5}])
+        line = order.lines[0]
+        assert line.allocated_quantity == have and order.status == "approved"
+        # the central warehouse has units in inspection: released within two days
+        assert line.backorder_expected_on == shanghai_today() + timedelta(days=2)
+        event = s.scalar(select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "backordered"))
+        assert event.details["quantity"] == 5
+        order_id = order.id
+    with as_tenant("acme") as s:  # QC releases stock: re-allocation completes the order
+        balance = s.scalar(select(StockBalance).where(StockBalance.sku_id == sku, StockBalance.state == "inspection",
+                                                      StockBalance.warehouse_id.in_(serving_warehouse_ids(s, acme["D-SH-001"])),
+                                                      StockBalance.quantity >= 5).limit(1))
+        move(s, "qc_release", balance.warehouse_id, balance.lot_id, 5, "inspection", "available", "检验合格")
+        assert ops.reallocate_open_orders(s) >= 1
+        order = s.get(Order, order_id)
+        assert order.status == "allocated" and order.lines[0].backorder_expected_on is None
+
+
+def test_back_order_without_incoming_stock_has_no_date(as_tenant, acme):
+    with as_tenant("acme") as s:
+        assert ops.expected_on(s, acme["CV-DES-2518"], serving_warehouse_ids(s, acme["D-SH-001"]), 10**6,
+                               shanghai_today()) is None
+
+
+def test_cancelling_releases_the_allocated_stock_and_the_ledger_reconciles(as_tenant, acme):
+    sku = acme["CV-NC-3012"]
+    with as_tenant("acme") as s:
+        before = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
+        order = _place(s, acme, [{"sku_id": sku, "quantity": 7}])
+        assert sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku)) == before - 7
+        with pytest.raises(Exception):
+            ops.cancel_order(s, order, s.get(User, acme["dealer1@acme.test"]), " ")
+        ops.cancel_order(s, order, s.get(User, acme["dealer1@acme.test"]), "医院取消手术")
+        assert order.status == "cancelled" and order.lines[0].allocated_quantity == 0
+        assert {a.status for a in s.scalars(select(Allocation).where(Allocation.order_line_id == order.lines[0].id))} == {"released"}
+        assert sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku)) == before
+        assert s.scalar(select(func.count()).select_from(StockMovement).where(
+            StockMovement.kind == "deallocation", StockMovement.ref_id == order.lines[0].id)) >= 1
+        assert _ledger_reconciles(s)
+        with pytest.raises(Exception):
+            ops.cancel_order(s, order, None, "again")
+
+
+def test_a_lot_exists_for_every_allocation(as_tenant):
+    with as_tenant("acme") as s:
+        assert not s.scalar(select(func.count()).select_from(Allocation).outerjoin(Lot, Lot.id == Allocation.lot_id)
+                            .where(Lot.id.is_(None)))
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+def _form(page_html: str) -> dict:
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page_html).group(1)
+    return {"idempotency_key": key}
+
+
+def test_dealer_places_an_order_in_the_form_and_a_double_submit_makes_one(signed_in, acme, as_tenant):
+    dealer = signed_in("acme", "dealer1")
+    page = dealer.get("/dealer/orders/new")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "CV-DES-2518" in html and "IVD-DD-100" not in html  # only what we may sell
+    data = {**_form(html), "sku_id": [str(acme["CV-INF-30"]), ""], "quantity": ["2", ""], "hospital_id": str(acme["H-SH-001"])}
+    first = dealer.post("/dealer/orders/new", data, token_from="/dealer/orders/new")
+    assert first.status_code == 303
+    again = dealer.post("/dealer/orders/new", data, token_from="/dealer/orders/new")
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    detail = dealer.get(first.headers["Location"]).get_data(as_text=True)
+    assert "CV-INF-30" in detail and 'data-status="allocated"' in detail and 'data-kind="allocated"' in detail
+    listing = dealer.get("/dealer/orders").get_data(as_text=True)
+    number = re.search(r"SO-\d{8}-\d{6}", detail).group(0)
+    assert number in listing
+    assert number in dealer.get(f"/dealer/orders?q={number}").get_data(as_text=True)
+    assert number not in dealer.get("/dealer/orders?status=cancelled").get_data(as_text=True)
+
+
+def test_the_form_shows_every_problem_next_to_its_line_and_writes_nothing(signed_in, acme, as_tenant):
+    dealer = signed_in("acme", "dealer1")
+    with as_tenant("acme") as s:
+        before = s.scalar(select(func.count()).select_from(Order))
+    html = dealer.get("/dealer/orders/new").get_data(as_text=True)
+    data = {**_form(html), "sku_id": [str(acme["CV-DES-2518"]), str(acme["CV-GW-0141"]), str(acme["CV-SH-6F"])],
+            "quantity": ["1", "1", "x"], "hospital_id": str(acme["H-SH-001"])}
+    refused = dealer.post("/dealer/orders/new", data, token_from="/dealer/orders/new")
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    row1 = body.split('id="line-1"')[1].split("</tr>")[0]
+    row2 = body.split('id="line-2"')[1].split("</tr>")[0]
+    assert "注册证" in row1 and 'data-field="quantity"' in row2
+    assert 'data-field' not in body.split('id="line-0"')[1].split("</tr>")[0]
+    with as_tenant("acme") as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == before
+    checked = dealer.post("/dealer/orders/new", {**data, "action": "check"}, token_from="/dealer/orders/new",
+                          headers={"HX-Request": "true"})
+    fragment = checked.get_data(as_text=True)
+    assert checked.status_code == 200 and "<html" not in fragment and 'id="order-form"' in fragment
+    assert "¥598.00" in fragment  # the tender award for the hospital, shown before placing
+    row = dealer.get("/dealer/orders/new?row=5", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'id="line-5"' in row and "<html" not in row
+
+
+def test_dealer_cancels_its_order_with_a_reason(signed_in, acme, as_tenant):
+    with as_tenant("acme") as s:
+        order_id = _place(s, acme, [{"sku_id": acme["CV-INF-30"], "quantity": 1}]).id
+    dealer = signed_in("acme", "dealer1")
+    path = f"/dealer/orders/{order_id}"
+    assert dealer.post(f"{path}/cancel", {"reason": ""}, token_from=path).status_code == 422
+    assert dealer.post(f"{path}/cancel", {"reason": "重复下单"}, token_from=path).status_code == 303
+    assert 'data-status="cancelled"' in dealer.get(path).get_data(as_text=True)
+
+
+def test_orders_are_scoped_to_their_dealer_tenant_and_region(signed_in, acme, as_tenant):
+    with as_tenant("acme") as s:
+        order_id = _place(s, acme, [{"sku_id": acme["CV-INF-30"], "quantity": 1}]).id
+        number = s.get(Order, order_id).number
+    other_dealer = signed_in("acme", "dealer2")
+    assert other_dealer.get(f"/dealer/orders/{order_id}").status_code == 404
+    assert other_dealer.post(f"/dealer/orders/{order_id}/cancel", {"reason": "x"}, token_from="/dealer/orders").status_code == 404
+    assert number not in other_dealer.get("/dealer/orders").get_data(as_text=True)
+    assert signed_in("globex", "dealer1").get(f"/dealer/orders/{order_id}").status_code == 404
+    assert signed_in("globex", "admin").get(f"/manufacturer/orders/{order_id}").status_code == 404
+    hospital = signed_in("acme", "hospital1")
+    for path in ("/dealer/orders", "/dealer/orders/new", f"/dealer/orders/{order_id}", "/dealer/quotes",
+                 f"/manufacturer/orders/{order_id}"):
+        assert hospital.get(path).status_code == 403, path
+    assert signed_in("acme", "dealer1").get(f"/manufacturer/orders/{order_id}").status_code == 403
+    south = signed_in("acme", "sales.south")
+    assert south.get(f"/manufacturer/orders/{order_id}").status_code == 404
+    assert number not in south.get("/manufacturer/orders").get_data(as_text=True)
+    assert south.post(f"/manufacturer/orders/{order_id}/cancel", {"reason": "x"},
+                      token_from="/manufacturer/orders").status_code == 404
+    east = signed_in("acme", "sales.east")
+    assert east.get(f"/manufacturer/orders/{order_id}").status_code == 200
+    assert number in east.get("/manufacturer/orders").get_data(as_text=True)
+
+
+def test_dealer_finance_reads_orders_but_cannot_place_or_cancel(signed_in, as_tenant, acme):
+    with as_tenant("acme") as s:
+        order_id = _place(s, acme, [{"sku_id": acme["CV-INF-30"], "quantity": 1}]).id
+        user = s.get(User, acme["dealer1.sales@acme.test"])
+        old_roles, user.roles = user.roles, ["dealer_finance"]
+    try:
+        finance = signed_in("acme", "dealer1.sales")
+        assert finance.get("/dealer/orders").status_code == 200
+        assert finance.get(f"/dealer/orders/{order_id}").status_code == 200
+        assert finance.get("/dealer/orders/new").status_code == 403
+        assert finance.post(f"/dealer/orders/{order_id}/cancel", {"reason": "x"},
+                            token_from="/dealer/orders").status_code == 403
+    finally:
+        with as_tenant("acme") as s:
+            s.get(User, acme["dealer1.sales@acme.test"]).roles = old_roles
+
+
+def test_manufacturer_lists_filters_reallocates_and_cancels(signed_in, acme, as_tenant):
+    sku = acme["CV-PTCA-2520"]
+    with as_tenant("acme") as s:
+        have = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
+        order = _place(s, acme, [{"sku_id": sku, "quantity": have + 2}])
+        order_id, number = order.id, order.number
+    channel = signed_in("acme", "channel")
+    listing = channel.get(f"/manufacturer/orders?dealer={acme['D-SH-001']}&status=approved&since={shanghai_today()}")
+    assert number in listing.get_data(as_text=True)
+    assert channel.get("/manufacturer/orders?since=yesterday").status_code == 400
+    path = f"/manufacturer/orders/{order_id}"
+    page = channel.get(path).get_data(as_text=True)
+    assert "order_reallocate" not in page and f"{path}/reallocate" in page
+    assert channel.post(f"{path}/reallocate", {}, token_from=path).status_code == 303
+    qa = signed_in("acme", "qa")
+    assert qa.get(path).status_code == 200
+    assert qa.post(f"{path}/cancel", {"reason": "x"}, token_from=path).status_code == 403
+    assert channel.post(f"{path}/cancel", {"reason": "经销商要求取消"}, token_from=path).status_code == 303
+    with as_tenant("acme") as s:
+        assert s.get(Order, order_id).status == "cancelled"
+        assert _ledger_reconciles(s)
