@@ -252,3 +252,31 @@ def test_manufacturer_lists_filters_reallocates_and_cancels(signed_in, acme, as_
     with as_tenant("acme") as s:
         assert s.get(Order, order_id).status == "cancelled"
         assert _ledger_reconciles(s)
+
+
+def test_regional_manager_exports_the_orders_of_their_region_only(signed_in, acme, as_tenant, run_worker):
+    import io
+    import uuid
+
+    from openpyxl import load_workbook
+
+    from app.compliance.models import Job
+
+    with as_tenant("acme") as s:
+        east_number = _place(s, acme, [{"sku_id": acme["CV-INF-30"], "quantity": 1}]).number
+        south_number = _place(s, acme, [{"sku_id": acme["CV-INF-30"], "quantity": 1}], dealer="D-GD-001",
+                              user="dealer2@acme.test").number
+    east = signed_in("acme", "sales.east")
+    response = east.post("/manufacturer/exports", {"list": "orders", "request_id": uuid.uuid4().hex,
+                                                   "status": "allocated"}, token_from="/manufacturer/orders")
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    job_id = int(re.search(r"/jobs/(\d+)$", response.headers["Location"]).group(1))
+    run_worker()
+    with as_tenant("acme") as s:
+        job = s.get(Job, job_id)
+        assert job.status == "done", job.error
+        document_id = job.document_id
+    download = east.get(f"/documents/{document_id}")
+    rows = list(load_workbook(io.BytesIO(download.data)).worksheets[0].iter_rows(values_only=True))[1:]
+    numbers = [r[0] for r in rows]
+    assert east_number in numbers and south_number not in numbers

@@ -154,3 +154,43 @@ def quote_for(session: Session, scope: ChannelScope, quote_id: int) -> Quote | N
 
 __all__ = ["orders_page", "order_for", "allocations_of", "timeline", "orderable_skus", "sellable_hospitals",
            "quotes_page", "quote_for", "quote_status", "OrderFilter", "STATUS_LABELS", "QUOTE_LABELS"]
+
+
+# --- the list export (Excel), with the page's scope and filters ---------------------------------
+
+def order_filter(params: dict) -> OrderFilter:
+    """The filters of the manufacturer's order list, read as the page reads them."""
+    from app.core.coerce import as_id
+
+    def day(name):
+        try:
+            return date.fromisoformat(str(params.get(name) or "")) if params.get(name) else None
+        except ValueError:
+            return None
+
+    status = str(params.get("status") or "")
+    return OrderFilter(status=status if status in STATUS_LABELS else "", search=str(params.get("q") or "")[:40],
+                       dealer_id=as_id(params.get("dealer")), since=day("since"), until=day("until"))
+
+
+def _export_rows(session: Session, user, params: dict):
+    from app.compliance.exports import walk_batches
+
+    scope, f = ChannelScope.of(user), order_filter(params)
+    for items in walk_batches(lambda cursor: orders_page(session, scope, cursor, f)):
+        for o in items:
+            yield [o.number, o.submitted_at.astimezone(SHANGHAI).replace(tzinfo=None), o.dealer_code, o.dealer_name,
+                   o.hospital_name, o.line_count, o.total_amount, str(STATUS_LABELS[o.status])]
+
+
+def _register_export() -> None:
+    from app.channel.queries import CHANNEL_VIEWERS
+    from app.compliance.exports import register_export
+
+    register_export("orders", _l("Orders"), CHANNEL_VIEWERS,
+                    (_l("Order"), _l("Submitted"), _l("Dealer code"), _l("Dealer"), _l("Hospital"), _l("Lines"),
+                     _l("Amount"), _l("Status")),
+                    _export_rows, params=("q", "status", "dealer", "since", "until"))
+
+
+_register_export()
