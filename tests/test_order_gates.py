@@ -242,3 +242,17 @@ def test_registration_fixture_is_intact(as_tenant, acme):
         assert s.get(Sku, acme["CV-SH-6F"]).registration_id is not None
         assert s.scalar(select(func.count()).select_from(Registration)) > 0
     assert date.today()
+
+
+def test_cancelling_an_order_waiting_for_credit_approval_withdraws_the_request(as_tenant, acme):
+    old = _set_credit(as_tenant, acme, Decimal("0"))
+    try:
+        with as_tenant("acme") as s:
+            order = _place(s, acme, [{"sku_id": acme["CV-SH-6F"], "quantity": 1}])
+            ops.cancel_order(s, order, s.get(User, acme["dealer1@acme.test"]), "不再需要")
+            assert order.status == "cancelled"
+            assert s.get(ApprovalRequest, order.approval_request_id).status == "withdrawn"
+            assert approvals.holder_for(s, s.get(User, acme["finance@acme.test"]),
+                                        s.get(ApprovalRequest, order.approval_request_id)) is None
+    finally:
+        _set_credit(as_tenant, acme, old)

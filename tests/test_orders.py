@@ -280,3 +280,36 @@ def test_regional_manager_exports_the_orders_of_their_region_only(signed_in, acm
     rows = list(load_workbook(io.BytesIO(download.data)).worksheets[0].iter_rows(values_only=True))[1:]
     numbers = [r[0] for r in rows]
     assert east_number in numbers and south_number not in numbers
+
+
+def test_two_dealers_racing_for_the_last_units_never_both_get_them(as_tenant, acme):
+    """Real parallel transactions: both orders ask for all that is left; the balance rows
+    are locked, so one gets the units and the other a back-order, never both."""
+    import threading
+
+    sku = acme["CV-GC-6JL4"]
+    with as_tenant("acme") as s:
+        left = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
+        assert set(serving_warehouse_ids(s, acme["D-SH-001"])) == set(serving_warehouse_ids(s, acme["D-GD-001"]))
+    barrier, results, errors = threading.Barrier(2), {}, []
+
+    def order(dealer, user):
+        try:
+            with as_tenant("acme") as s:
+                barrier.wait(timeout=10)
+                placed = _place(s, acme, [{"sku_id": sku, "quantity": left}], dealer=dealer, user=user)
+                results[dealer] = placed.lines[0].allocated_quantity
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=order, args=("D-SH-001", "dealer1@acme.test")),
+               threading.Thread(target=order, args=("D-GD-001", "dealer2@acme.test"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert sorted(results.values()) == [0, left]
+    with as_tenant("acme") as s:
+        assert sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku)) == 0
+        assert _ledger_reconciles(s)
