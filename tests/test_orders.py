@@ -313,3 +313,38 @@ def test_two_dealers_racing_for_the_last_units_never_both_get_them(as_tenant, ac
     with as_tenant("acme") as s:
         assert sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku)) == 0
         assert _ledger_reconciles(s)
+
+
+def test_every_order_and_quote_route_is_closed_to_other_dealers_tenants_hospitals_and_roles(signed_in, acme, as_tenant):
+    from app.orders import quotes as quote_ops
+
+    with as_tenant("acme") as s:
+        order_id = _place(s, acme, [{"sku_id": acme["CV-INF-30"], "quantity": 1}]).id
+        quote_id = quote_ops.request_quote(s, s.get(Dealer, acme["D-SH-001"]), s.get(User, acme["dealer1@acme.test"]),
+                                           [{"sku_id": acme["CV-INF-30"], "quantity": 1}]).id
+    dealer_reads = [f"/dealer/orders/{order_id}", f"/dealer/quotes/{quote_id}"]
+    dealer_writes = [f"/dealer/orders/{order_id}/cancel", f"/dealer/quotes/{quote_id}/convert",
+                     f"/dealer/quotes/{quote_id}/decline"]
+    maker_reads = [f"/manufacturer/orders/{order_id}", f"/manufacturer/quotes/{quote_id}"]
+    maker_writes = [f"/manufacturer/orders/{order_id}/cancel", f"/manufacturer/orders/{order_id}/reallocate",
+                    f"/manufacturer/quotes/{quote_id}/answer"]
+
+    def check(client, token_from, reads, writes, status):
+        for path in reads:
+            assert client.get(path).status_code == status, path
+        for path in writes:
+            assert client.post(path, {"reason": "x"}, token_from=token_from).status_code == status, path
+
+    check(signed_in("acme", "dealer2"), "/account", dealer_reads, dealer_writes, 404)
+    check(signed_in("globex", "dealer1"), "/account", dealer_reads, dealer_writes, 404)
+    check(signed_in("globex", "admin"), "/account", maker_reads, maker_writes, 404)
+    check(signed_in("acme", "sales.south"), "/account", maker_reads, maker_writes, 404)
+    hospital = signed_in("acme", "hospital1")
+    check(hospital, "/account", dealer_reads + ["/dealer/quotes/new", "/dealer/orders/new"] + maker_reads,
+          dealer_writes + maker_writes, 403)
+    check(signed_in("acme", "dealer1"), "/account", maker_reads + ["/manufacturer/orders", "/manufacturer/quotes"],
+          maker_writes, 403)
+    check(signed_in("acme", "finance"), "/account", [], maker_writes, 403)
+    check(signed_in("acme", "admin"), "/account", dealer_reads + ["/dealer/orders"], dealer_writes, 403)
+    with as_tenant("acme") as s:
+        assert s.get(Order, order_id).status == "allocated"
