@@ -348,3 +348,31 @@ def test_every_order_and_quote_route_is_closed_to_other_dealers_tenants_hospital
     check(signed_in("acme", "admin"), "/account", dealer_reads + ["/dealer/orders"], dealer_writes, 403)
     with as_tenant("acme") as s:
         assert s.get(Order, order_id).status == "allocated"
+
+
+def test_the_background_reallocation_fills_back_orders_after_stock_arrives(signed_in, acme, as_tenant, run_worker):
+    import uuid
+
+    from app.compliance.models import Job
+
+    sku = acme["CV-DES-3533"]
+    with as_tenant("acme") as s:
+        have = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
+        order_id = _place(s, acme, [{"sku_id": sku, "quantity": have + 3}]).id
+        balance = s.scalar(select(StockBalance).where(StockBalance.sku_id == sku, StockBalance.state == "inspection",
+                                                      StockBalance.warehouse_id.in_(serving_warehouse_ids(s, acme["D-SH-001"])),
+                                                      StockBalance.quantity >= 3).limit(1))
+        move(s, "qc_release", balance.warehouse_id, balance.lot_id, 3, "inspection", "available", "检验合格")
+    assert signed_in("acme", "sales.east").post("/manufacturer/orders/reallocate", {"request_id": uuid.uuid4().hex},
+                                                token_from="/manufacturer/orders").status_code == 403
+    channel = signed_in("acme", "channel")
+    assert "/manufacturer/orders/reallocate" in channel.get("/manufacturer/orders").get_data(as_text=True)
+    response = channel.post("/manufacturer/orders/reallocate", {"request_id": uuid.uuid4().hex},
+                            token_from="/manufacturer/orders")
+    assert response.status_code == 303
+    run_worker()
+    with as_tenant("acme") as s:
+        job = s.get(Job, int(re.search(r"/jobs/(\d+)$", response.headers["Location"]).group(1)))
+        assert job.status == "done", job.error
+        order = s.get(Order, order_id)
+        assert order.status == "allocated" and order.lines[0].allocated_quantity == have + 3

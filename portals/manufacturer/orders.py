@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,10 +16,12 @@ from app.core.coerce import int_arg
 from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
+from app.core.jobs import request_job
 from app.core.htmx import redirect, render_page
 from app.core.i18n import shanghai_today
 from app.orders import operations as ops
 from app.orders import queries as orders_q
+from app.orders import jobs as order_jobs
 from app.orders import quotes as quote_ops
 from app.pricing.queries import BAND_LABELS, SOURCE_LABELS
 
@@ -59,7 +61,22 @@ class RHOrders(RHManufacturer):
                                  until=_day_arg("until", errors))
         page = orders_q.orders_page(db.session, _scope(), request.args.get("after"), f)
         return render_page("manufacturer/orders.html", block="results", status=400 if errors else 200, page=page,
-                           f=f, errors=errors, dealers=channel_q.dealer_choices(db.session, _scope()), **_labels())
+                           f=f, errors=errors, dealers=channel_q.dealer_choices(db.session, _scope()),
+                           can_reallocate_all=RHReallocateAll.allows(current_user), **_labels())
+
+
+class RHReallocateAll(RHManufacturer):
+    """Try every open back-order again, in the background (the job page shows progress)."""
+
+    roles = order_jobs.REALLOCATE_ROLES
+
+    def post(self):
+        request_id = (request.form.get("request_id") or "")[:64]
+        if not request_id.replace("-", "").isalnum():
+            abort(400)
+        job = request_job(db.session, order_jobs.REALLOCATE_JOB, {}, f"reallocate-{current_user.id}-{request_id}",
+                          requested_by=current_user)
+        return redirect(url_for("files.job", job_id=job.id))
 
 
 class RHOrderRecord(RHManufacturer):

@@ -80,6 +80,7 @@ bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
 bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
 
 bp.add_url_rule("/orders", view_func=orders_h.RHOrders.as_view("orders"))
+bp.add_url_rule("/orders/reallocate", view_func=orders_h.RHReallocateAll.as_view("orders_reallocate"))
 bp.add_url_rule("/orders/<int:order_id>", view_func=orders_h.RHOrder.as_view("order"))
 bp.add_url_rule("/orders/<int:order_id>/cancel", view_func=orders_h.RHOrderCancel.as_view("order_cancel"))
 bp.add_url_rule("/orders/<int:order_id>/reallocate", view_func=orders_h.RHOrderReallocate.as_view("order_reallocate"))
