@@ -137,15 +137,19 @@ def test_order_within_credit_is_approved_and_allocated_at_once(as_tenant, acme):
         assert order.credit_check["limit"] == "5000000.00"
 
 
-def _set_credit(as_tenant, acme, limit):
+def _set_credit(as_tenant, acme, limit=None):
+    """Set the dealer's credit limit (default: just what its open orders use, so that
+    the next order is over the limit by its own amount)."""
     with as_tenant("acme") as s:
         dealer = s.get(Dealer, acme["D-SH-001"])
+        if limit is None:
+            limit = ops.credit_position(s, dealer.id).open_amount
         old, dealer.credit_limit = dealer.credit_limit, limit
         return old
 
 
 def test_order_over_credit_waits_for_approval_then_approval_allocates_it(as_tenant, acme):
-    old = _set_credit(as_tenant, acme, Decimal("0"))
+    old = _set_credit(as_tenant, acme)
     try:
         with as_tenant("acme") as s:
             order = _place(s, acme, [{"sku_id": acme["CV-SH-6F"], "quantity": 3}])
@@ -154,7 +158,7 @@ def test_order_over_credit_waits_for_approval_then_approval_allocates_it(as_tena
             assert not order.lines[0].allocated_quantity
             request = s.get(ApprovalRequest, order.approval_request_id)
             assert request.kind == "order_over_credit" and request.status == "in_review"
-            assert Decimal(request.facts["over_limit"]) >= order.total_amount > 0
+            assert Decimal(request.facts["over_limit"]) == order.total_amount > 0
     finally:
         _set_credit(as_tenant, acme, old)
     with as_tenant("acme") as s:
@@ -168,7 +172,7 @@ def test_order_over_credit_waits_for_approval_then_approval_allocates_it(as_tena
 
 
 def test_rejected_credit_approval_rejects_the_order(as_tenant, acme):
-    old = _set_credit(as_tenant, acme, Decimal("0"))
+    old = _set_credit(as_tenant, acme)
     try:
         with as_tenant("acme") as s:
             order_id = _place(s, acme, [{"sku_id": acme["CV-SH-6F"], "quantity": 1}]).id
@@ -245,7 +249,7 @@ def test_registration_fixture_is_intact(as_tenant, acme):
 
 
 def test_cancelling_an_order_waiting_for_credit_approval_withdraws_the_request(as_tenant, acme):
-    old = _set_credit(as_tenant, acme, Decimal("0"))
+    old = _set_credit(as_tenant, acme)
     try:
         with as_tenant("acme") as s:
             order = _place(s, acme, [{"sku_id": acme["CV-SH-6F"], "quantity": 1}])
