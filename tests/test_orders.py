@@ -176,7 +176,7 @@ def test_the_form_shows_every_problem_next_to_its_line_and_writes_nothing(signed
     assert checked.status_code == 200 and "<html" not in fragment and 'id="order-form"' in fragment
     assert "¥598.00" in fragment  # the tender award for the hospital, shown before placing
     row = dealer.get("/dealer/orders/new?row=5", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert 'id="line-5"' in row and "<html" not in row
+    assert 'id="line-new-' in row and "<html" not in row
 
 
 def test_dealer_cancels_its_order_with_a_reason(signed_in, acme, as_tenant):

@@ -102,9 +102,9 @@ class RHOrderNew(RHDealer):
     roles = ORDERING
 
     def get(self):
-        if request.args.get("row"):  # htmx: one more empty line
+        if request.args.get("row"):  # htmx: one more empty line (a fresh id: the button may be pressed again)
             return render_page("dealer/order_new.html", block="line_row", row={"sku_id": "", "quantity": ""},
-                               i=as_id(request.args.get("row")) or 0, row_errors={}, checks={},
+                               i=f"new-{uuid.uuid4().hex[:8]}", row_errors={}, checks={},
                                skus=orders_q.orderable_skus(db.session, current_user.dealer_id, shanghai_today()))
         form = {"idempotency_key": uuid.uuid4().hex, "hospital_id": request.args.get("hospital", "")}
         return order_form(form, [{"sku_id": "", "quantity": ""} for _i in range(BLANK_ROWS)], block="content")

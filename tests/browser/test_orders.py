@@ -27,7 +27,10 @@ def test_dealer_places_an_order_and_sees_it_allocated_with_its_timeline(page_for
 
     count = page.locator("#lines tr").count()
     page.click("button[hx-get*='row=']")
-    page.locator(f"#line-{count}").wait_for()
+    page.locator(f"#lines tr:nth-child({count + 1})").wait_for()
+    page.click("button[hx-get*='row=']")
+    page.locator(f"#lines tr:nth-child({count + 2})").wait_for()
+    assert len(set(page.locator("#lines tr").evaluate_all("rows => rows.map(r => r.id)"))) == count + 2
     assert no_sideways_scroll(page)
     shot(page, f"dealer-order-new-{name}")
 
