@@ -260,3 +260,15 @@ def test_cancelling_an_order_waiting_for_credit_approval_withdraws_the_request(a
                                         s.get(ApprovalRequest, order.approval_request_id)) is None
     finally:
         _set_credit(as_tenant, acme, old)
+
+
+def test_an_inactive_dealer_cannot_order_and_is_told_once(as_tenant, acme):
+    with as_tenant("acme") as s:
+        s.get(Dealer, acme["D-SH-001"]).status = "inactive"
+    try:
+        err = _refusal(as_tenant, acme, [{"sku_id": acme["CV-SH-6F"], "quantity": 1},
+                                         {"sku_id": acme["CV-INF-30"], "quantity": 1}])
+        assert len(err.general) == 1 and "华东医疗器械有限公司" in err.general[0]
+    finally:
+        with as_tenant("acme") as s:
+            s.get(Dealer, acme["D-SH-001"]).status = "active"

@@ -79,8 +79,8 @@ def credit_position(session: Session, dealer_id: int) -> CreditPosition:
 def _lock_dealer(session: Session, dealer_id: int) -> None:
     """One order placement per dealer at a time: two orders checked concurrently against
     the same credit limit could otherwise both pass."""
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orders.credit'), :d)"),
-                    {"d": dealer_id})
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.orders.credit.' || :d))"),
+                    {"d": str(dealer_id)})
 
 
 # --- the gates -------------------------------------------------------------------------------
