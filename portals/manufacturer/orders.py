@@ -3,7 +3,7 @@ manager sees the orders of dealers in their regions), one order with its lots, b
 and timeline and the actions cancel and re-allocate; quotes to answer."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
@@ -27,6 +27,8 @@ from app.pricing.queries import BAND_LABELS, SOURCE_LABELS
 
 ORDER_ACTORS = ("admin", "channel_manager", "regional_manager")
 QUOTE_ANSWERERS = ("admin", "channel_manager", "regional_manager")
+#: the validity the answer form proposes
+QUOTE_VALID_DAYS = 30
 
 
 def _scope():
@@ -161,6 +163,7 @@ class RHQuote(RHManufacturer):
         if form is None:
             form = {f"price-{line.id}": suggested[line.id].price if suggested.get(line.id) and
                     suggested[line.id].price is not None else "" for line in quote.lines}
+            form["valid_until"] = (today + timedelta(days=QUOTE_VALID_DAYS)).isoformat()
         return render_page("manufacturer/quote.html", status=status, quote=quote, today=today,
                            shown_status=orders_q.quote_status(quote, today), answering=answering, suggested=suggested,
                            form=form, row_errors=row_errors or {}, errors=errors or {}, sources=SOURCE_LABELS,
