@@ -272,3 +272,17 @@ def test_an_inactive_dealer_cannot_order_and_is_told_once(as_tenant, acme):
     finally:
         with as_tenant("acme") as s:
             s.get(Dealer, acme["D-SH-001"]).status = "active"
+
+
+def test_the_credit_request_page_links_to_the_order(signed_in, as_tenant, acme):
+    old = _set_credit(as_tenant, acme)
+    try:
+        with as_tenant("acme") as s:
+            order = _place(s, acme, [{"sku_id": acme["CV-SH-6F"], "quantity": 1}])
+            order_id, request_id = order.id, order.approval_request_id
+    finally:
+        _set_credit(as_tenant, acme, old)
+    page = signed_in("acme", "finance").get(f"/manufacturer/approvals/{request_id}").get_data(as_text=True)
+    assert f'href="/manufacturer/orders/{order_id}"' in page
+    page = signed_in("acme", "dealer1").get(f"/dealer/requests/{request_id}").get_data(as_text=True)
+    assert f'href="/dealer/orders/{order_id}"' in page
