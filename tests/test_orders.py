@@ -376,3 +376,26 @@ def test_the_background_reallocation_fills_back_orders_after_stock_arrives(signe
         assert job.status == "done", job.error
         order = s.get(Order, order_id)
         assert order.status == "allocated" and order.lines[0].allocated_quantity == have + 3
+
+
+def test_back_order_date_comes_from_an_open_transfer_when_inspection_is_not_enough(as_tenant, acme):
+    from app.core.numbering import assign_number
+    from app.inventory.models import Transfer, TransferLine, Warehouse
+
+    sku = acme["CV-DES-2518"]
+    with as_tenant("acme") as s:
+        into = serving_warehouse_ids(s, acme["D-SH-001"])
+        source = s.scalar(select(Warehouse.id).where(Warehouse.id.not_in(into), Warehouse.kind == "regional").limit(1))
+        transfer = Transfer(from_warehouse_id=source, to_warehouse_id=into[0], status="shipped",
+                            eta=shanghai_today() + timedelta(days=5))
+        assign_number(s, transfer, "TR")
+        transfer.lines.append(TransferLine(sku_id=sku, quantity=1000))
+        s.add(transfer)
+        s.flush()
+        inspecting = s.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0)).where(
+            StockBalance.sku_id == sku, StockBalance.state == "inspection", StockBalance.warehouse_id.in_(into)))
+        day = shanghai_today()
+        assert ops.expected_on(s, sku, into, inspecting, day) == day + timedelta(days=2)
+        assert ops.expected_on(s, sku, into, inspecting + 500, day) == day + timedelta(days=5)
+        assert ops.expected_on(s, sku, into, inspecting + 5000, day) is None
+        transfer.status = "cancelled"
