@@ -137,6 +137,7 @@ def _form(page_html: str) -> dict:
 
 def test_dealer_places_an_order_in_the_form_and_a_double_submit_makes_one(signed_in, acme, as_tenant):
     dealer = signed_in("acme", "dealer1")
+    assert 'href="/dealer/orders/new"' in dealer.get("/dealer/").get_data(as_text=True)
     page = dealer.get("/dealer/orders/new")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "CV-DES-2518" in html and "IVD-DD-100" not in html  # only what we may sell
