@@ -215,11 +215,12 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
                                 "/manufacturer/skus", "/manufacturer/regions", "/manufacturer/authorizations",
                                 "/manufacturer/price-lists", "/manufacturer/expiry", "/manufacturer/imports", "/manufacturer/approvals",
                                 "/manufacturer/consignment", "/manufacturer/stock", "/manufacturer/warehouses",
-                                "/manufacturer/sell-out", "/manufacturer/channel-stock", "/account"}
+                                "/manufacturer/sell-out", "/manufacturer/channel-stock", "/manufacturer/orders",
+                                "/manufacturer/quotes", "/account"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
     assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications",
                                 "/dealer/authorizations", "/dealer/prices", "/dealer/surgery-reports", "/dealer/sell-out",
-                                "/dealer/channel-stock", "/dealer/projects", "/account"}
+                                "/dealer/channel-stock", "/dealer/projects", "/dealer/orders", "/dealer/quotes", "/account"}
     assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/account"}

@@ -8,6 +8,7 @@ from app.core.handlers import RHDealer
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
+from portals.dealer import orders as orders_h
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
 from portals.dealer import surgery as surgery_h
@@ -62,3 +63,12 @@ bp.add_url_rule("/projects", view_func=projects_h.RHProjects.as_view("projects")
 bp.add_url_rule("/projects/new", view_func=projects_h.RHProjectNew.as_view("project_new"))
 bp.add_url_rule("/projects/<int:registration_id>", view_func=projects_h.RHProject.as_view("project"))
 bp.add_url_rule("/projects/<int:registration_id>/withdraw", view_func=projects_h.RHProjectWithdraw.as_view("project_withdraw"))
+bp.add_url_rule("/orders", view_func=orders_h.RHOrders.as_view("orders"))
+bp.add_url_rule("/orders/new", view_func=orders_h.RHOrderNew.as_view("order_new"))
+bp.add_url_rule("/orders/<int:order_id>", view_func=orders_h.RHOrder.as_view("order"))
+bp.add_url_rule("/orders/<int:order_id>/cancel", view_func=orders_h.RHOrderCancel.as_view("order_cancel"))
+bp.add_url_rule("/quotes", view_func=orders_h.RHQuotes.as_view("quotes"))
+bp.add_url_rule("/quotes/new", view_func=orders_h.RHQuoteNew.as_view("quote_new"))
+bp.add_url_rule("/quotes/<int:quote_id>", view_func=orders_h.RHQuote.as_view("quote"))
+bp.add_url_rule("/quotes/<int:quote_id>/convert", view_func=orders_h.RHQuoteConvert.as_view("quote_convert"))
+bp.add_url_rule("/quotes/<int:quote_id>/decline", view_func=orders_h.RHQuoteDecline.as_view("quote_decline"))

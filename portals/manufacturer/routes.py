@@ -8,6 +8,7 @@ from portals.manufacturer import consignment as consignment_h
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
 from portals.manufacturer import inventory as inv
+from portals.manufacturer import orders as orders_h
 from portals.manufacturer import pricing as pricing_h
 from portals.manufacturer import transfers as transfers_h
 from portals.manufacturer import projects as projects_h
@@ -118,3 +119,11 @@ bp.add_url_rule("/channel-stock", view_func=sellout_h.RHChannelStock.as_view("ch
 bp.add_url_rule("/channel-stock/<int:dealer_id>", view_func=sellout_h.RHChannelStockDealer.as_view("channel_stock_dealer"))
 bp.add_url_rule("/projects", view_func=projects_h.RHProjects.as_view("projects"))
 bp.add_url_rule("/projects/<int:registration_id>", view_func=projects_h.RHProject.as_view("project"))
+bp.add_url_rule("/orders", view_func=orders_h.RHOrders.as_view("orders"))
+bp.add_url_rule("/orders/reallocate", view_func=orders_h.RHReallocateAll.as_view("orders_reallocate"))
+bp.add_url_rule("/orders/<int:order_id>", view_func=orders_h.RHOrder.as_view("order"))
+bp.add_url_rule("/orders/<int:order_id>/cancel", view_func=orders_h.RHOrderCancel.as_view("order_cancel"))
+bp.add_url_rule("/orders/<int:order_id>/reallocate", view_func=orders_h.RHOrderReallocate.as_view("order_reallocate"))
+bp.add_url_rule("/quotes", view_func=orders_h.RHQuotes.as_view("quotes"))
+bp.add_url_rule("/quotes/<int:quote_id>", view_func=orders_h.RHQuote.as_view("quote"))
+bp.add_url_rule("/quotes/<int:quote_id>/answer", view_func=orders_h.RHQuoteAnswer.as_view("quote_answer"))
