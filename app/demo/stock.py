@@ -98,8 +98,10 @@ def seed_stock(session: Session, slug: str) -> str:
 
 
 def regions_by_path_top(region: Region, regions: dict[str, Region]) -> str:
-    top_id = int(region.path.strip("/").split("/")[0])
-    return next(r.code for r in regions.values() if r.id == top_id)
+    """The code of the area (华东, 华南 …) a region lies in: the level below the country."""
+    ids = [int(i) for i in region.path.strip("/").split("/")]
+    area_id = ids[1] if len(ids) > 1 else ids[0]
+    return next(r.code for r in regions.values() if r.id == area_id)
 
 
 def _stock_sku(session: Session, sku: Sku, warehouse: Warehouse, today, n: int, w_index: int) -> int:
