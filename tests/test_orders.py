@@ -289,9 +289,16 @@ def test_two_dealers_racing_for_the_last_units_never_both_get_them(as_tenant, ac
     import threading
 
     sku = acme["CV-GC-6JL4"]
-    with as_tenant("acme") as s:
+    from app.inventory.models import DealerWarehouse
+
+    with as_tenant("acme") as s:  # for this test 广州百仕达 is served by 华东医疗器械's warehouses too
         left = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
-        assert set(serving_warehouse_ids(s, acme["D-SH-001"])) == set(serving_warehouse_ids(s, acme["D-GD-001"]))
+        shared = set(serving_warehouse_ids(s, acme["D-SH-001"])) - set(serving_warehouse_ids(s, acme["D-GD-001"]))
+        links = [DealerWarehouse(dealer_id=acme["D-GD-001"], warehouse_id=w) for w in shared]
+        s.add_all(links)
+        s.flush()
+        link_ids = [link.id for link in links]
+        assert set(serving_warehouse_ids(s, acme["D-SH-001"])) <= set(serving_warehouse_ids(s, acme["D-GD-001"]))
     barrier, results, errors = threading.Barrier(2), {}, []
 
     def order(dealer, user):
@@ -314,6 +321,8 @@ def test_two_dealers_racing_for_the_last_units_never_both_get_them(as_tenant, ac
     with as_tenant("acme") as s:
         assert sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku)) == 0
         assert _ledger_reconciles(s)
+        for link_id in link_ids:
+            s.delete(s.get(DealerWarehouse, link_id))
 
 
 def test_every_order_and_quote_route_is_closed_to_other_dealers_tenants_hospitals_and_roles(signed_in, acme, as_tenant):
