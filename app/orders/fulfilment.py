@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.compliance import approvals
+from app.core import coerce
 from app.core.errors import InvalidInput
 from app.core.i18n import shanghai_today
 from app.core.jobs import request_job
@@ -231,11 +232,19 @@ def may_sign(user, shipment: Shipment) -> bool:
     return False
 
 
+def delivery_lines(form, shipment: Shipment) -> dict[int, dict]:
+    """The sign-off form's fields (received_<line id>, discrepancy_<id>, affected_<id>,
+    note_<id>) as ``confirm_delivery`` takes them."""
+    return {line.id: {"received": form.get(f"received_{line.id}"), "discrepancy": form.get(f"discrepancy_{line.id}"),
+                      "affected": form.get(f"affected_{line.id}"), "note": form.get(f"note_{line.id}")}
+            for line in shipment.lines}
+
+
 def confirm_delivery(session: Session, shipment: Shipment, user, signer_name: str | None,
                      lines: dict[int, dict], note: str | None = None) -> list[ReturnRequest]:
     """Sign for a shipment. ``lines`` maps shipment line id → {"received": int,
     "discrepancy": None|short|damaged|wrong_lot, "affected": int (damaged/wrong lot units),
-    "note": str}; a line not given arrived complete. Opens one return per kind of
+    "note": str} (numbers may be form text); a line not given arrived complete. Opens one return per kind of
     discrepancy and returns them."""
     shipment = _lock(session, Shipment, shipment.id)
     if not may_sign(user, shipment):
@@ -248,9 +257,7 @@ def confirm_delivery(session: Session, shipment: Shipment, user, signer_name: st
     for line in shipment.lines:
         given = lines.get(line.id) or {}
         field = f"received_{line.id}"
-        received = given.get("received", line.quantity)
-        if received is None or isinstance(received, bool) or not isinstance(received, int) or not 0 <= received <= line.quantity:
-            raise InvalidInput(field, _("Enter a whole number from %(low)d to %(high)d.", low=0, high=line.quantity))
+        received = coerce.whole({field: given.get("received")}, field, 0, line.quantity, default=line.quantity)
         discrepancy = given.get("discrepancy") or None
         if discrepancy is not None and discrepancy not in DISCREPANCIES:
             raise InvalidInput(f"discrepancy_{line.id}", _("Choose one of: %(choices)s.", choices=", ".join(DISCREPANCIES)))
@@ -262,10 +269,10 @@ def confirm_delivery(session: Session, shipment: Shipment, user, signer_name: st
                 raise InvalidInput(field, _("A short line received fewer units than were shipped."))
             affected = line.quantity - received
         elif discrepancy is not None:
-            affected = given.get("affected") or received
-            if isinstance(affected, bool) or not isinstance(affected, int) or not 1 <= affected <= received:
-                raise InvalidInput(f"affected_{line.id}", _("Enter a whole number from %(low)d to %(high)d.",
-                                                            low=1, high=max(received, 1)))
+            if received == 0:
+                raise InvalidInput(field, _("Damaged or wrong-lot units arrived: count them as received."))
+            affected_field = f"affected_{line.id}"
+            affected = coerce.whole({affected_field: given.get("affected")}, affected_field, 1, received, default=received)
         line.received_quantity, line.discrepancy = received, discrepancy
         line.discrepancy_note = line_note[:2000] if line_note else None
         if discrepancy:

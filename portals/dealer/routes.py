@@ -8,6 +8,7 @@ from app.core.handlers import RHDealer
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
+from portals.dealer import deliveries as deliveries_h
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
 from app.core.i18n import shanghai_today
@@ -47,3 +48,9 @@ bp.add_url_rule("/qualifications/<int:qualification_id>/renew", view_func=profil
 bp.add_url_rule("/authorizations", view_func=pricing_h.RHAuthorizations.as_view("authorizations"))
 bp.add_url_rule("/authorizations/<int:auth_id>", view_func=pricing_h.RHAuthorization.as_view("authorization"))
 bp.add_url_rule("/prices", view_func=pricing_h.RHPrices.as_view("prices"))
+bp.add_url_rule("/deliveries", view_func=deliveries_h.RHDeliveries.as_view("deliveries"))
+bp.add_url_rule("/deliveries/<int:shipment_id>", view_func=deliveries_h.RHDelivery.as_view("delivery"))
+bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHDeliverySign.as_view("delivery_sign"))
+bp.add_url_rule("/deliveries/<int:shipment_id>/return", view_func=deliveries_h.RHReturnNew.as_view("return_new"))
+bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
+bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))

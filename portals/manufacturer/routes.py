@@ -7,6 +7,7 @@ from portals.manufacturer import channel as ch
 from portals.manufacturer import handlers as h
 from portals.manufacturer import imports as data
 from portals.manufacturer import pricing as pricing_h
+from portals.manufacturer import shipments as ship_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -77,3 +78,14 @@ bp.add_url_rule("/product-lines", view_func=cat.RHProductLines.as_view("product_
 bp.add_url_rule("/product-lines/save", view_func=cat.RHProductLineSave.as_view("product_line_save"))
 bp.add_url_rule("/expiry", view_func=cat.RHExpiry.as_view("expiry"))
 bp.add_url_rule("/expiry/report", view_func=cat.RHExpiryReport.as_view("expiry_report"))
+
+bp.add_url_rule("/shipments", view_func=ship_h.RHShipments.as_view("shipments"))
+bp.add_url_rule("/shipments/<int:shipment_id>", view_func=ship_h.RHShipment.as_view("shipment"))
+bp.add_url_rule("/shipments/<int:shipment_id>/ship", view_func=ship_h.RHShipmentShip.as_view("shipment_ship"))
+bp.add_url_rule("/shipments/<int:shipment_id>/cancel", view_func=ship_h.RHShipmentCancel.as_view("shipment_cancel"))
+bp.add_url_rule("/shipments/<int:shipment_id>/packing-list", view_func=ship_h.RHShipmentPackingList.as_view("shipment_packing_list"))
+bp.add_url_rule("/orders/<int:order_id>/ship", view_func=ship_h.RHShipmentNew.as_view("shipment_new"))
+bp.add_url_rule("/returns", view_func=ship_h.RHReturns.as_view("returns"))
+bp.add_url_rule("/returns/<int:return_id>", view_func=ship_h.RHReturn.as_view("return_detail"))
+bp.add_url_rule("/returns/<int:return_id>/receive", view_func=ship_h.RHReturnReceive.as_view("return_receive"))
+bp.add_url_rule("/returns/<int:return_id>/credit", view_func=ship_h.RHReturnCredit.as_view("return_credit"))
