@@ -208,3 +208,84 @@ def test_tenant_data_stays_in_its_tenant(as_tenant, acme):
     with as_tenant("globex") as s:
         assert s.scalar(select(Shipment).where(Shipment.number == number)) is None
         assert s.scalar(select(func.count()).select_from(Order).where(Order.total_amount > Decimal("0"))) == 0 or True
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+def _allocated(as_tenant):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocations = ful.open_allocations(s, order)
+        return order.id, order.number, allocations[0].warehouse_id, [(a.id, a.quantity) for a in allocations
+                                                                     if a.warehouse_id == allocations[0].warehouse_id]
+
+
+def test_manufacturer_packs_and_ships_an_order_from_its_pages(as_tenant, signed_in):
+    order_id, number, warehouse_id, allocations = _allocated(as_tenant)
+    channel = signed_in("acme", "channel")
+    assert number in channel.get("/manufacturer/shipments").get_data(as_text=True)
+    page = channel.get(f"/manufacturer/orders/{order_id}/ship")
+    assert page.status_code == 200 and f"qty_{allocations[0][0]}" in page.get_data(as_text=True)
+    form = {"warehouse_id": str(warehouse_id), "carrier": "顺丰速运", "tracking_no": "SF998", "eta": "2026-13-01",
+            **{f"qty_{a}": str(q) for a, q in allocations}, "action": "ship"}
+    assert channel.post(f"/manufacturer/orders/{order_id}/ship", form).status_code == 400  # bad date
+    form["eta"] = ""
+    too_many = dict(form, **{f"qty_{allocations[0][0]}": str(allocations[0][1] + 5)})
+    response = channel.post(f"/manufacturer/orders/{order_id}/ship", too_many)
+    assert response.status_code == 400 and 'class="error"' in response.get_data(as_text=True)
+    response = channel.post(f"/manufacturer/orders/{order_id}/ship", form)
+    assert response.status_code == 303
+    detail = channel.get(response.headers["Location"])
+    text = detail.get_data(as_text=True)
+    assert detail.status_code == 200 and "SF998" in text
+    shipment_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    with as_tenant("acme") as s:
+        assert s.get(Shipment, shipment_id).status == "shipped"
+    again = channel.post(f"/manufacturer/shipments/{shipment_id}/packing-list", {"request_id": "again-1"},
+                         token_from=f"/manufacturer/shipments/{shipment_id}")
+    assert again.status_code == 303 and "/jobs/" in again.headers["Location"]
+    assert channel.get("/manufacturer/shipments?status=shipped").status_code == 200
+    assert channel.get("/manufacturer/shipments?after=%%%").status_code == 200
+
+
+def test_who_may_ship_and_who_may_only_look(as_tenant, signed_in):
+    order_id, _number, warehouse_id, allocations = _allocated(as_tenant)
+    finance = signed_in("acme", "finance")
+    assert finance.get("/manufacturer/shipments").status_code == 200
+    assert finance.get(f"/manufacturer/orders/{order_id}/ship").status_code == 403
+    # D-SH-001 is in 华东: the south's regional manager does not reach it, the east's does
+    assert signed_in("acme", "sales.south").get(f"/manufacturer/orders/{order_id}/ship").status_code == 404
+    east = signed_in("acme", "sales.east")
+    response = east.post(f"/manufacturer/orders/{order_id}/ship", {
+        "warehouse_id": str(warehouse_id), "action": "pack", **{f"qty_{a}": str(q) for a, q in allocations}})
+    assert response.status_code == 303
+    shipment_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert signed_in("acme", "sales.south").get(f"/manufacturer/shipments/{shipment_id}").status_code == 404
+    assert finance.post(f"/manufacturer/shipments/{shipment_id}/ship", {"carrier": "x", "tracking_no": "y"},
+                        token_from="/manufacturer/shipments").status_code == 403
+    assert east.post(f"/manufacturer/shipments/{shipment_id}/ship", {"carrier": "", "tracking_no": ""}).status_code == 400
+    assert signed_in("globex", "admin").get(f"/manufacturer/orders/{order_id}/ship").status_code == 404
+    assert signed_in("acme", "dealer1").get(f"/manufacturer/orders/{order_id}/ship").status_code == 403
+    assert east.post(f"/manufacturer/shipments/{shipment_id}/cancel", {}).status_code == 303
+    with as_tenant("acme") as s:
+        assert s.get(Shipment, shipment_id).status == "cancelled"
+        assert ful.open_allocations(s, s.get(Order, order_id))  # the units are allocated again
+
+
+def test_dealer_signs_with_a_discrepancy_in_the_portal_and_a_return_opens(as_tenant, acme, signed_in):
+    with as_tenant("acme") as s:
+        _order, shipment = _shipped(s, acme, ship_direct=False)
+        shipment_id, number, line = shipment.id, shipment.number, shipment.lines[0]
+        line_id, quantity = line.id, line.quantity
+    dealer = signed_in("acme", "dealer1")
+    assert number in dealer.get("/dealer/deliveries").get_data(as_text=True)
+    response = dealer.post(f"/dealer/deliveries/{shipment_id}/sign", {
+        "signer_name": "陈志强", f"received_{line_id}": str(quantity), f"discrepancy_{line_id}": "wrong_lot",
+        f"affected_{line_id}": "1", f"note_{line_id}": "批号与装箱单不符"}, token_from=f"/dealer/deliveries/{shipment_id}")
+    assert response.status_code == 303
+    with as_tenant("acme") as s:
+        ret = s.scalar(select(ReturnRequest).where(ReturnRequest.shipment_id == shipment_id))
+        assert ret.reason == "wrong_lot" and ret.lines[0].quantity == 1 and "批号与装箱单不符" in ret.note
+        return_number = ret.number
+    assert return_number in dealer.get("/dealer/returns").get_data(as_text=True)
+    assert signed_in("acme", "dealer1.sales").get(f"/dealer/deliveries/{shipment_id}").status_code == 200
