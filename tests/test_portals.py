@@ -214,10 +214,11 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
     assert links("finance") == {"/manufacturer/", "/manufacturer/dealers", "/manufacturer/hospitals",
                                 "/manufacturer/skus", "/manufacturer/regions", "/manufacturer/authorizations",
                                 "/manufacturer/price-lists", "/manufacturer/expiry", "/manufacturer/imports", "/manufacturer/approvals",
-                                "/account"}
+                                "/manufacturer/shipments", "/manufacturer/returns", "/account"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
     assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications",
-                                "/dealer/authorizations", "/dealer/prices", "/account"}
-    assert links("hospital1") == {"/hospital/", "/hospital/products", "/account"}
+                                "/dealer/authorizations", "/dealer/prices", "/dealer/deliveries", "/dealer/returns", "/account"}
+    assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/stock", "/hospital/deliveries",
+                                  "/hospital/lots", "/account"}

@@ -70,6 +70,15 @@ def _scope_orders(stmt, user):
     return stmt if clause is None else stmt.where(clause)
 
 
+def _scope_shipments(stmt, user):
+    """Like ``_scope_orders`` for a statement on shipments: a dealer's through
+    ``shipments.dealer_id`` (its index walks newest first)."""
+    scope = ChannelScope.of(user)
+    if scope.dealer_id is not None:
+        return stmt.where(Shipment.dealer_id == scope.dealer_id)
+    return _scope_orders(stmt, user)
+
+
 def order_for(session: Session, user, order_id: int) -> Order | None:
     return session.scalar(_scope_orders(select(Order).join(Dealer, Dealer.id == Order.dealer_id), user)
                           .where(Order.id == order_id))
@@ -92,7 +101,7 @@ def _shipment_rows():
 def shipments_page(session: Session, user, cursor: str | None, status: str = "") -> Page:
     """Shipments in the user's reach, newest first. A hospital's list is every shipment
     of an order naming it (one sent straight to it always is one)."""
-    stmt = _scope_orders(_shipment_rows(), user)
+    stmt = _scope_shipments(_shipment_rows(), user)
     if status:
         stmt = stmt.where(Shipment.status == status)
     return keyset_page(session, stmt, (Shipment.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
@@ -101,7 +110,7 @@ def shipments_page(session: Session, user, cursor: str | None, status: str = "")
 def shipment_for(session: Session, user, shipment_id: int) -> Shipment | None:
     """The shipment if the user's reach covers it, else None (404)."""
     stmt = select(Shipment).join(Order, Order.id == Shipment.order_id).join(Dealer, Dealer.id == Shipment.dealer_id)
-    return session.scalar(_scope_orders(stmt, user).where(Shipment.id == shipment_id))
+    return session.scalar(_scope_shipments(stmt, user).where(Shipment.id == shipment_id))
 
 
 def timeline(session: Session, order_id: int) -> list[OrderEvent]:
