@@ -142,3 +142,24 @@ def test_the_delivery_list_pages_with_a_cursor(as_tenant, acme, signed_in):
     assert re.search(r"SH-\d{8}-\d{6}", first)
     assert hospital.get("/hospital/deliveries?after=garbage").status_code == 200
     assert hospital.get("/hospital/deliveries?status=shipped").status_code == 200
+
+
+def test_hospital_follows_a_shipment_sent_to_its_dealer_but_the_dealer_signs(as_tenant, acme, signed_in):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocations = ful.open_allocations(s, order)
+        warehouse_id = allocations[0].warehouse_id
+        shipment = ful.create_shipment(s, order, warehouse_id,
+                                       {a.id: a.quantity for a in allocations if a.warehouse_id == warehouse_id},
+                                       carrier="德邦", tracking_no="DB-1")
+        ful.ship_shipment(s, shipment)
+        shipment_id, number = shipment.id, shipment.number
+        assert shipment.ship_to == "dealer" and shipment.hospital_id == acme["H-SH-001"]
+    hospital = signed_in("acme", "hospital1")
+    assert number in hospital.get("/hospital/deliveries").get_data(as_text=True)
+    page = hospital.get(f"/hospital/deliveries/{shipment_id}")
+    assert page.status_code == 200 and "signer_name" not in page.get_data(as_text=True)
+    dealer = signed_in("acme", "dealer1")
+    assert dealer.post(f"/dealer/deliveries/{shipment_id}/sign", {"signer_name": "陈志强"},
+                       token_from=f"/dealer/deliveries/{shipment_id}").status_code == 303
+    assert number in hospital.get("/hospital/lots").get_data(as_text=True)

@@ -71,11 +71,13 @@ def _scope_orders(stmt, user):
 
 
 def _scope_shipments(stmt, user):
-    """Like ``_scope_orders`` for a statement on shipments: a dealer's through
-    ``shipments.dealer_id`` (its index walks newest first)."""
+    """Like ``_scope_orders`` for a statement on shipments, through the shipment's own
+    ``dealer_id`` / ``hospital_id`` (their indexes walk newest first)."""
     scope = ChannelScope.of(user)
     if scope.dealer_id is not None:
         return stmt.where(Shipment.dealer_id == scope.dealer_id)
+    if scope.hospital_id is not None:
+        return stmt.where(Shipment.hospital_id == scope.hospital_id)
     return _scope_orders(stmt, user)
 
 
@@ -89,7 +91,7 @@ def order_for(session: Session, user, order_id: int) -> Order | None:
 def _shipment_rows():
     destination = aliased(Hospital)
     return (select(Shipment.id, Shipment.number, Shipment.status, Shipment.carrier, Shipment.tracking_no, Shipment.eta,
-                   Shipment.shipped_at, Shipment.delivered_at, Shipment.cold_chain, Shipment.hospital_id,
+                   Shipment.shipped_at, Shipment.delivered_at, Shipment.cold_chain, Shipment.hospital_id, Shipment.ship_to,
                    Shipment.created_at, Order.number.label("order_number"), Order.id.label("order_id"),
                    Dealer.name.label("dealer_name"), Warehouse.name.label("warehouse_name"),
                    destination.name.label("hospital_name"))
@@ -100,7 +102,8 @@ def _shipment_rows():
 
 def shipments_page(session: Session, user, cursor: str | None, status: str = "") -> Page:
     """Shipments in the user's reach, newest first. A hospital's list is every shipment
-    of an order naming it (one sent straight to it always is one)."""
+    for it, sent straight to it or to its dealer (``hospital_id`` is the order's
+    hospital either way), walked on ``ix_shipments_hospital_id_desc``."""
     stmt = _scope_shipments(_shipment_rows(), user)
     if status:
         stmt = stmt.where(Shipment.status == status)
@@ -172,15 +175,15 @@ def return_for(session: Session, user, return_id: int) -> ReturnRequest | None:
 # --- the hospital's views ----------------------------------------------------------------------
 
 def hospital_lots_page(session: Session, hospital_id: int, cursor: str | None, sku: str = "", lot: str = "") -> Page:
-    """Lots and serials the hospital received (delivered shipments of orders naming it),
-    newest first: the data a recall needs."""
+    """Lots and serials delivered for the hospital (straight to it, or to its dealer for
+    its order), newest first: the data a recall needs."""
     stmt = (select(ShipmentLine.id, Sku.code.label("sku_code"), Sku.name.label("sku_name"), Sku.specification,
                    Lot.lot_no, Lot.serial_no, Lot.expires_on, Shipment.delivered_at, Shipment.number.label("shipment_number"),
                    Shipment.id.label("shipment_id"),
                    func.coalesce(ShipmentLine.received_quantity, ShipmentLine.quantity).label("quantity"))
-            .join(Shipment, Shipment.id == ShipmentLine.shipment_id).join(Order, Order.id == Shipment.order_id)
+            .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
             .join(Sku, Sku.id == ShipmentLine.sku_id).join(Lot, Lot.id == ShipmentLine.lot_id)
-            .where(Order.hospital_id == hospital_id, Shipment.status == "delivered"))
+            .where(Shipment.hospital_id == hospital_id, Shipment.status == "delivered"))
     if sku.strip():
         like = f"%{sku.strip()}%"
         stmt = stmt.where(or_(Sku.code.ilike(like), Sku.name.ilike(like)))
@@ -249,8 +252,8 @@ def hospital_stock(session: Session, hospital_id: int, day: date) -> list[Promis
         .group_by(OrderLine.sku_id))}
     on_the_way = {sku_id: (int(units), eta) for sku_id, units, eta in session.execute(
         select(ShipmentLine.sku_id, func.sum(ShipmentLine.quantity), func.min(Shipment.eta))
-        .join(Shipment, Shipment.id == ShipmentLine.shipment_id).join(Order, Order.id == Shipment.order_id)
-        .where(Order.hospital_id == hospital_id, Shipment.status.in_(("packed", "shipped")), ShipmentLine.sku_id.in_(sku_ids))
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+        .where(Shipment.hospital_id == hospital_id, Shipment.status.in_(("packed", "shipped")), ShipmentLine.sku_id.in_(sku_ids))
         .group_by(ShipmentLine.sku_id))}
     for row in rows:
         sid = row.sku.id

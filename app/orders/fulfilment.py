@@ -139,8 +139,8 @@ def create_shipment(session: Session, order: Order, warehouse_id: int, quantitie
     if cold_chain is None:
         cold_chain = needs_cold_chain(a.lot.sku.storage for a, _q in chosen)
 
-    shipment = Shipment(order_id=order.id, dealer_id=order.dealer_id, hospital_id=order.hospital_id if ship_direct else None,
-                        warehouse_id=warehouse_id, status="packed", carrier=carrier, tracking_no=tracking_no, eta=eta,
+    shipment = Shipment(order_id=order.id, dealer_id=order.dealer_id, hospital_id=order.hospital_id,
+                        ship_to="hospital" if ship_direct else "dealer", warehouse_id=warehouse_id, status="packed", carrier=carrier, tracking_no=tracking_no, eta=eta,
                         cold_chain=cold_chain, delivery_note=note)
     assign_number(session, shipment, "SH")
     session.add(shipment)
@@ -169,7 +169,7 @@ def request_packing_list(session: Session, shipment: Shipment, requested_by=None
                       request_id or f"packing-list-{shipment.id}", requested_by=requested_by,
                       entity=("shipments", str(shipment.id)))
     job.dealer_id = shipment.dealer_id
-    job.hospital_id = shipment.hospital_id or shipment.order.hospital_id
+    job.hospital_id = shipment.hospital_id
     session.flush()
     return job
 
@@ -226,9 +226,9 @@ def may_sign(user, shipment: Shipment) -> bool:
     if shipment.status != "shipped":
         return False
     if user.portal == "dealer":
-        return shipment.hospital_id is None and shipment.dealer_id == user.dealer_id
+        return shipment.ship_to == "dealer" and shipment.dealer_id == user.dealer_id
     if user.portal == "hospital":
-        return shipment.hospital_id is not None and shipment.hospital_id == user.hospital_id
+        return shipment.ship_to == "hospital" and shipment.hospital_id == user.hospital_id
     return False
 
 

@@ -36,7 +36,7 @@ def packing_list(ctx: JobContext) -> Output:
             raise JobRefused("no such shipment")
         ctx.progress(30, _("Laying out the packing list"))
         order = shipment.order
-        destination = order.hospital if shipment.hospital_id else order.dealer
+        destination = order.hospital if shipment.ship_to == "hospital" else order.dealer
         data = render_pdf("documents/packing_list.html", shipment=shipment, order=order, destination=destination,
                           lines=shipment.lines, tenant=ctx.tenant, issued_on=shanghai_today(),
                           units=sum(line.quantity for line in shipment.lines))
