@@ -289,3 +289,66 @@ def test_dealer_signs_with_a_discrepancy_in_the_portal_and_a_return_opens(as_ten
         return_number = ret.number
     assert return_number in dealer.get("/dealer/returns").get_data(as_text=True)
     assert signed_in("acme", "dealer1.sales").get(f"/dealer/deliveries/{shipment_id}").status_code == 200
+
+
+def test_every_fulfilment_write_is_in_the_audit_trail(as_tenant, acme):
+    from app.compliance.models import AuditEvent
+
+    with as_tenant("acme") as s:
+        _order, shipment = _shipped(s, acme)
+        ful.confirm_delivery(s, shipment, _user(s, acme, "hospital1"), "张医工", {})
+        shipment_id = shipment.id
+    with as_tenant("acme") as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "shipments",
+                                                                 AuditEvent.entity_id == str(shipment_id))))
+        assert "create" in actions and actions.count("update") >= 2
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.entity_type == "stock_movements")) > 0
+
+
+def test_the_same_shipment_shipped_twice_at_once_moves_stock_once(as_tenant, acme):
+    import threading
+
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocation = ful.open_allocations(s, order)[0]
+        shipment_id = ful.create_shipment(s, order, allocation.warehouse_id, {allocation.id: allocation.quantity},
+                                          carrier="顺丰速运", tracking_no="SF-RACE").id
+    barrier, outcomes = threading.Barrier(2), []
+
+    def ship():
+        try:
+            with as_tenant("acme") as s:
+                shipment = s.get(Shipment, shipment_id)
+                barrier.wait(5)
+                ful.ship_shipment(s, shipment)
+            outcomes.append("shipped")
+        except InvalidInput:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=ship) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["refused", "shipped"]
+    with as_tenant("acme") as s:
+        assert s.scalar(select(func.count()).select_from(StockMovement).where(
+            StockMovement.ref_type == "shipments", StockMovement.ref_id == shipment_id)) == 1
+        assert ledger_mismatches(s) == []
+
+
+def test_the_packing_list_is_for_the_manufacturer_the_dealer_and_the_hospital_only(as_tenant, acme, run_worker, signed_in):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        shipment_id = _pack_all(s, order, acme, ship_direct=True).id
+    run_worker()
+    with as_tenant("acme") as s:
+        document_id = s.get(Shipment, shipment_id).packing_list_document_id
+    assert document_id
+    for local in ("channel", "dealer1", "hospital1"):
+        response = signed_in("acme", local).get(f"/documents/{document_id}")
+        assert response.status_code == 200 and response.data.startswith(b"%PDF"), local
+    for local in ("dealer2", "hospital2"):
+        assert signed_in("acme", local).get(f"/documents/{document_id}").status_code == 404, local
+    assert signed_in("globex", "admin").get(f"/documents/{document_id}").status_code == 404

@@ -104,6 +104,10 @@ def test_portal_roles_are_kept_apart(signed_in):
     hospital = signed_in("acme", "hospital1")
     for path in ("/manufacturer/shipments", "/dealer/deliveries"):
         assert hospital.get(path).status_code == 403, path
+    for local in ("hospital2",):
+        for path in ("/hospital/stock", "/hospital/lots", "/hospital/deliveries"):
+            assert signed_in("acme", local).get(path).status_code == 200, path
+    assert signed_in("globex", "hospital1").get("/hospital/stock").status_code == 200
 
 
 def test_available_to_promise_counts_the_serving_dealers_available_stock(as_tenant, acme, signed_in):
