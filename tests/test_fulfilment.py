@@ -1,7 +1,5 @@
 """Shipments (发货) and delivery confirmation (签收): the ledger moves with them, partial
 shipments split allocations, nothing ships twice, and a discrepancy opens a return."""
-from decimal import Decimal
-
 import pytest
 from sqlalchemy import func, select
 
@@ -187,7 +185,7 @@ def test_a_discrepancy_at_delivery_opens_a_return_for_it(as_tenant, acme):
             with pytest.raises(InvalidInput):
                 ful.receive_return(s, claim, shipment.warehouse_id)
             ful.credit_return(s, claim)
-            assert claim.credit_amount == order.lines[0].unit_price * 1 or claim.credit_amount > 0
+            assert claim.status == "credited" and claim.credit_amount == s.get(OrderLine, line.order_line_id).unit_price
 
 
 def test_damaged_units_are_received_and_go_back_through_the_return(as_tenant, acme):
@@ -207,7 +205,6 @@ def test_tenant_data_stays_in_its_tenant(as_tenant, acme):
         number = shipment.number
     with as_tenant("globex") as s:
         assert s.scalar(select(Shipment).where(Shipment.number == number)) is None
-        assert s.scalar(select(func.count()).select_from(Order).where(Order.total_amount > Decimal("0"))) == 0 or True
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -245,6 +242,8 @@ def test_manufacturer_packs_and_ships_an_order_from_its_pages(as_tenant, signed_
                          token_from=f"/manufacturer/shipments/{shipment_id}")
     assert again.status_code == 303 and "/jobs/" in again.headers["Location"]
     assert channel.get("/manufacturer/shipments?status=shipped").status_code == 200
+    fragment = channel.get("/manufacturer/shipments?status=shipped", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment and "SF998" in fragment
     assert channel.get("/manufacturer/shipments?after=%%%").status_code == 200
 
 
