@@ -8,7 +8,7 @@ from app.core.errors import InvalidInput
 from app.identity.models import User
 from app.inventory.models import StockBalance, StockMovement
 from app.orders import fulfilment as ful
-from app.orders.models import Allocation, Order, OrderEvent, OrderLine, ReturnRequest, Shipment
+from app.orders.models import Allocation, Order, OrderEvent, OrderLine, ReturnRequest, Shipment, ShipmentLine
 from tests.order_world import allocated_order, ids, ledger_mismatches
 
 
@@ -351,3 +351,45 @@ def test_the_packing_list_is_for_the_manufacturer_the_dealer_and_the_hospital_on
     for local in ("dealer2", "hospital2"):
         assert signed_in("acme", local).get(f"/documents/{document_id}").status_code == 404, local
     assert signed_in("globex", "admin").get(f"/documents/{document_id}").status_code == 404
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_fulfilment_keeps_the_ledger_and_the_order_lines_in_step(as_tenant, acme, seed):
+    import random
+
+    from tests.order_world import stocked_skus
+
+    rnd = random.Random(seed)
+    with as_tenant("acme") as s:
+        order = allocated_order(s, lines=[(sku_id, 5) for sku_id in stocked_skus(s, acme["D-SH-001"], at_least=10, limit=3)])
+        channel, hospital1 = _user(s, acme, "channel"), _user(s, acme, "hospital1")
+        for _step in range(6):
+            allocations = ful.open_allocations(s, order)
+            if not allocations:
+                break
+            warehouse_id = rnd.choice(allocations).warehouse_id
+            picks = {a.id: rnd.randint(0, a.quantity) for a in allocations if a.warehouse_id == warehouse_id}
+            if not any(picks.values()):
+                continue
+            shipment = ful.create_shipment(s, order, warehouse_id, picks, channel, carrier="EMS", tracking_no=f"E{seed}",
+                                           ship_direct=True)
+            if rnd.random() < 0.2:
+                ful.cancel_shipment(s, shipment)
+                continue
+            ful.ship_shipment(s, shipment)
+            if rnd.random() < 0.7:
+                line = rnd.choice(shipment.lines)
+                given = {line.id: {"received": line.quantity - 1, "discrepancy": "short"}} if rnd.random() < 0.3 else {}
+                for opened in ful.confirm_delivery(s, shipment, hospital1, None, given):
+                    if opened.status == "approved":
+                        ful.credit_return(s, opened)
+        for line in s.scalars(select(OrderLine).where(OrderLine.order_id == order.id)):
+            allocated = s.scalar(select(func.coalesce(func.sum(Allocation.quantity), 0)).where(
+                Allocation.order_line_id == line.id, Allocation.status == "allocated"))
+            shipped = s.scalar(select(func.coalesce(func.sum(ShipmentLine.quantity), 0)).join(Shipment).where(
+                ShipmentLine.order_line_id == line.id, Shipment.status.in_(("shipped", "delivered"))))
+            delivered = s.scalar(select(func.coalesce(func.sum(ShipmentLine.quantity), 0)).join(Shipment).where(
+                ShipmentLine.order_line_id == line.id, Shipment.status == "delivered"))
+            assert (line.allocated_quantity, line.shipped_quantity, line.delivered_quantity) == (allocated, shipped, delivered)
+            assert line.allocated_quantity + line.shipped_quantity == line.quantity
+        assert ledger_mismatches(s) == []
