@@ -53,6 +53,13 @@ def test_hospital_signs_for_its_delivery_in_the_portal(as_tenant, acme, signed_i
     with as_tenant("acme") as s:
         shipment = s.get(Shipment, shipment_id)
         assert shipment.status == "delivered" and shipment.signed_by_name == "张医工"
+    # the hospital follows the goods, not the dealer's return and credit note
+    with as_tenant("acme") as s:
+        shipment = s.get(Shipment, shipment_id)
+        from app.orders.events import add_event
+        add_event(s, shipment.order, "credited", None, number="RT-X", credit_note="CN-SECRET-1", amount="1.00")
+    assert "CN-SECRET-1" not in hospital.get(f"/hospital/deliveries/{shipment_id}").get_data(as_text=True)
+    assert "CN-SECRET-1" in signed_in("acme", "dealer1").get(f"/dealer/deliveries/{shipment_id}").get_data(as_text=True)
     # signing twice is refused, not a 500
     again = hospital.post(f"/hospital/deliveries/{shipment_id}/sign", {"signer_name": "张医工"},
                           token_from=f"/hospital/deliveries/{shipment_id}")

@@ -116,8 +116,18 @@ def shipment_for(session: Session, user, shipment_id: int) -> Shipment | None:
     return session.scalar(_scope_shipments(stmt, user).where(Shipment.id == shipment_id))
 
 
-def timeline(session: Session, order_id: int) -> list[OrderEvent]:
-    return list(session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)))
+#: what a hospital is shown of an order's timeline: its progress, not the manufacturer's
+#: and dealer's money matters (approvals, returns and credit notes between them)
+HOSPITAL_EVENT_KINDS = ("submitted", "allocated", "backordered", "packed", "shipped", "shipment_cancelled", "delivered",
+                        "discrepancy", "cancelled", "closed")
+
+
+def timeline(session: Session, order_id: int, kinds: tuple[str, ...] | None = None) -> list[OrderEvent]:
+    """The order's events, oldest first (only ``kinds`` when given)."""
+    stmt = select(OrderEvent).where(OrderEvent.order_id == order_id)
+    if kinds is not None:
+        stmt = stmt.where(OrderEvent.kind.in_(kinds))
+    return list(session.scalars(stmt.order_by(OrderEvent.id)))
 
 
 def orders_to_ship(session: Session, user, limit: int = 20) -> list:

@@ -34,7 +34,7 @@ class RHDeliveryRecord(RHHospital):
 
 def delivery_page(shipment, errors: dict | None = None, form: dict | None = None, status: int = 200):
     return render_page("hospital/delivery.html", status=status, shipment=shipment, errors=errors or {}, form=form or {},
-                       may_sign=ful.may_sign(current_user, shipment), events=q.timeline(db.session, shipment.order_id),
+                       may_sign=ful.may_sign(current_user, shipment), events=q.timeline(db.session, shipment.order_id, q.HOSPITAL_EVENT_KINDS),
                        sign_endpoint="hospital.delivery_sign", **q.labels())
 
 
