@@ -216,11 +216,13 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
                                 "/manufacturer/price-lists", "/manufacturer/expiry", "/manufacturer/imports", "/manufacturer/approvals",
                                 "/manufacturer/consignment", "/manufacturer/stock", "/manufacturer/warehouses",
                                 "/manufacturer/sell-out", "/manufacturer/channel-stock", "/manufacturer/orders",
-                                "/manufacturer/quotes", "/account"}
+                                "/manufacturer/quotes", "/manufacturer/shipments", "/manufacturer/returns", "/account"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
     assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications",
                                 "/dealer/authorizations", "/dealer/prices", "/dealer/surgery-reports", "/dealer/sell-out",
-                                "/dealer/channel-stock", "/dealer/projects", "/dealer/orders", "/dealer/quotes", "/account"}
-    assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/account"}
+                                "/dealer/channel-stock", "/dealer/projects", "/dealer/orders", "/dealer/quotes",
+                                "/dealer/deliveries", "/dealer/returns", "/account"}
+    assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/hospital/stock",
+                                  "/hospital/deliveries", "/hospital/lots", "/account"}

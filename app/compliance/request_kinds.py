@@ -18,6 +18,6 @@ register_kind("qualification_review", _l("Review of a renewed qualification"),
               on_decided="app.channel.operations:qualification_review_decided")
 register_kind("product_review", _l("First-business review of a product"),
               on_decided="app.catalog.operations:product_review_decided")
-register_kind("return_request", _l("Return"), (AMOUNT,))
 register_kind("transfer", _l("Stock transfer"), (Fact("quantity", _l("Units"), ""),), on_decided="app.inventory.transfers:transfer_decided")
 register_kind("project_registration", _l("Project registration"), (Fact("conflicts", _l("Conflicting registrations"), ""),), on_decided="app.orders.projects:project_decided")
+register_kind("return_request", _l("Return"), (AMOUNT,), on_decided="app.orders.fulfilment:return_decided")

@@ -252,6 +252,7 @@ class Shipment(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "shipments"
     __table_args__ = (
         CheckConstraint(_in("status", SHIPMENT_STATUSES), name="status"),
+        CheckConstraint("ship_to = 'dealer' OR (ship_to = 'hospital' AND hospital_id IS NOT NULL)", name="ship_to"),
         Index("ix_shipments_order", "order_id"),
         Index("ix_shipments_hospital_id_desc", "hospital_id", "id"),
         Index("ix_shipments_dealer_id_desc", "dealer_id", "id"),
@@ -260,8 +261,11 @@ class Shipment(IdMixin, TimestampMixin, db.Model):
     number: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
     order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id"), nullable=False)
     dealer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("dealers.id"), nullable=False)
-    #: delivered straight to this hospital (else to the dealer)
+    #: the hospital the goods are for (the order's), also when they go to the dealer: the
+    #: hospital's delivery list walks ix_shipments_hospital_id_desc
     hospital_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hospitals.id"))
+    #: where the goods go and who signs for them: 'dealer', or 'hospital' (straight to it)
+    ship_to: Mapped[str] = mapped_column(String(10), nullable=False, server_default="dealer")
     warehouse_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("warehouses.id"), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="packed")
     carrier: Mapped[str | None] = mapped_column(String(100))

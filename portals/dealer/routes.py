@@ -9,6 +9,7 @@ from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
 from portals.dealer import orders as orders_h
+from portals.dealer import deliveries as deliveries_h
 from portals.dealer import pricing as pricing_h
 from portals.dealer import profile
 from portals.dealer import surgery as surgery_h
@@ -72,3 +73,9 @@ bp.add_url_rule("/quotes/new", view_func=orders_h.RHQuoteNew.as_view("quote_new"
 bp.add_url_rule("/quotes/<int:quote_id>", view_func=orders_h.RHQuote.as_view("quote"))
 bp.add_url_rule("/quotes/<int:quote_id>/convert", view_func=orders_h.RHQuoteConvert.as_view("quote_convert"))
 bp.add_url_rule("/quotes/<int:quote_id>/decline", view_func=orders_h.RHQuoteDecline.as_view("quote_decline"))
+bp.add_url_rule("/deliveries", view_func=deliveries_h.RHDeliveries.as_view("deliveries"))
+bp.add_url_rule("/deliveries/<int:shipment_id>", view_func=deliveries_h.RHDelivery.as_view("delivery"))
+bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHDeliverySign.as_view("delivery_sign"))
+bp.add_url_rule("/deliveries/<int:shipment_id>/return", view_func=deliveries_h.RHReturnNew.as_view("return_new"))
+bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
+bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))

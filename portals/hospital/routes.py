@@ -6,6 +6,7 @@ from app.core.db import db
 from app.core.handlers import RHHospital
 from app.core.htmx import render_page
 from app.identity.queries import colleagues
+from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
 from portals.hospital import surgery as surgery_h
 
@@ -23,3 +24,8 @@ bp.add_url_rule("/products", view_func=products_h.RHProducts.as_view("products")
 bp.add_url_rule("/surgery-reports", view_func=surgery_h.RHSurgeryReports.as_view("surgery_reports"))
 bp.add_url_rule("/surgery-reports/new", view_func=surgery_h.RHSurgeryReportNew.as_view("surgery_report_new"))
 bp.add_url_rule("/surgery-reports/<int:report_id>", view_func=surgery_h.RHSurgeryReport.as_view("surgery_report"))
+bp.add_url_rule("/deliveries", view_func=deliveries_h.RHDeliveries.as_view("deliveries"))
+bp.add_url_rule("/deliveries/<int:shipment_id>", view_func=deliveries_h.RHDelivery.as_view("delivery"))
+bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHDeliverySign.as_view("delivery_sign"))
+bp.add_url_rule("/stock", view_func=deliveries_h.RHStock.as_view("stock"))
+bp.add_url_rule("/lots", view_func=deliveries_h.RHLots.as_view("lots"))

@@ -13,6 +13,7 @@ from portals.manufacturer import pricing as pricing_h
 from portals.manufacturer import transfers as transfers_h
 from portals.manufacturer import projects as projects_h
 from portals.manufacturer import sellout as sellout_h
+from portals.manufacturer import shipments as ship_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -127,3 +128,13 @@ bp.add_url_rule("/orders/<int:order_id>/reallocate", view_func=orders_h.RHOrderR
 bp.add_url_rule("/quotes", view_func=orders_h.RHQuotes.as_view("quotes"))
 bp.add_url_rule("/quotes/<int:quote_id>", view_func=orders_h.RHQuote.as_view("quote"))
 bp.add_url_rule("/quotes/<int:quote_id>/answer", view_func=orders_h.RHQuoteAnswer.as_view("quote_answer"))
+bp.add_url_rule("/shipments", view_func=ship_h.RHShipments.as_view("shipments"))
+bp.add_url_rule("/shipments/<int:shipment_id>", view_func=ship_h.RHShipment.as_view("shipment"))
+bp.add_url_rule("/shipments/<int:shipment_id>/ship", view_func=ship_h.RHShipmentShip.as_view("shipment_ship"))
+bp.add_url_rule("/shipments/<int:shipment_id>/cancel", view_func=ship_h.RHShipmentCancel.as_view("shipment_cancel"))
+bp.add_url_rule("/shipments/<int:shipment_id>/packing-list", view_func=ship_h.RHShipmentPackingList.as_view("shipment_packing_list"))
+bp.add_url_rule("/orders/<int:order_id>/ship", view_func=ship_h.RHShipmentNew.as_view("shipment_new"))
+bp.add_url_rule("/returns", view_func=ship_h.RHReturns.as_view("returns"))
+bp.add_url_rule("/returns/<int:return_id>", view_func=ship_h.RHReturn.as_view("return_detail"))
+bp.add_url_rule("/returns/<int:return_id>/receive", view_func=ship_h.RHReturnReceive.as_view("return_receive"))
+bp.add_url_rule("/returns/<int:return_id>/credit", view_func=ship_h.RHReturnCredit.as_view("return_credit"))
