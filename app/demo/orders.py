@@ -60,7 +60,8 @@ def seed_orders(session: Session, slug: str) -> str:
     from app.inventory.sellout import record_sell_out
     from app.inventory.transfers import request_transfer, ship_transfer
     from app.orders.fulfilment import confirm_delivery
-    from app.orders.operations import place_order
+    from app.orders.operations import credit_position, place_order
+    from app.pricing.queries import resolve_price
     from app.orders.projects import register_project
     from app.orders.quotes import request_quote
     from app.orders.surgery import report_surgery
@@ -76,7 +77,7 @@ def seed_orders(session: Session, slug: str) -> str:
         return {"sku_id": sku[code].id, "quantity": quantity}
 
     # 1. delivered straight to 中山医院, signed by the hospital; one damaged box opens a return
-    delivered = place_order(session, dealer1, owner1, [line("CV-DES-3018", 10), line("CV-PTCA-2520", 8), line("CV-GW-0141", 20)],
+    delivered = place_order(session, dealer1, owner1, [line("CV-DES-3018", 10), line("CV-PTCA-2520", 8), line("CV-NC-3012", 20)],
                             hospital_id=zhongshan.id, idempotency_key=f"demo-{slug}-1", note="导管室月度备货")
     shipment = _ship_all(session, delivered, channel, "顺丰速运", "SF14402588", 1, direct=True)[0]
     damaged = next(sl for sl in shipment.lines if sl.sku_id == sku["CV-PTCA-2520"].id)
@@ -90,17 +91,20 @@ def seed_orders(session: Session, slug: str) -> str:
             "quantity": max(1, sl.quantity // 2), "unit_price": _resale(session, sl), "invoice_no": f"31002611{sl.id:04d}"})
 
     # 2. in transit to the dealer's own warehouse (for 中山医院), 3. allocated, waiting to ship
-    in_transit = place_order(session, dealer1, owner1, [line("CV-DES-2518", 6), line("CV-NC-3012", 5)],
+    in_transit = place_order(session, dealer1, owner1, [line("CV-DES-2518", 6), line("CV-PTCA-2015", 5)],
                              hospital_id=zhongshan.id, idempotency_key=f"demo-{slug}-2")
     _ship_all(session, in_transit, channel, "京东物流", "JDVA0391", 2)
     place_order(session, dealer1, owner1, [line("CV-SH-6F", 30), line("CV-GC-6JL4", 15)], idempotency_key=f"demo-{slug}-3",
                 requested_delivery_on=today + timedelta(days=5))
-    # 4. more than the warehouses hold: part back-ordered
-    place_order(session, dealer1, owner1, [line("CV-DCB-3020", 400)], hospital_id=zhongshan.id,
-                idempotency_key=f"demo-{slug}-4", note="年度集采执行量")
-    # 5. over the credit limit: waits for the channel manager's approval
-    big = max(1, int((dealer1.credit_limit or 0) // 5000) + 50)
-    place_order(session, dealer1, owner1, [line("CV-DES-3533", big)], idempotency_key=f"demo-{slug}-5")
+    # 4. more than the serving warehouses hold: the rest is back-ordered
+    dcb = sku["CV-DCB-3020"]
+    place_order(session, dealer1, owner1, [line("CV-DCB-3020", _available_units(session, dealer1, dcb) + 20)],
+                hospital_id=zhongshan.id, idempotency_key=f"demo-{slug}-4", note="集采执行量，部分待到货")
+    # 5. more than the credit left: waits for the channel manager's approval
+    price = resolve_price(session, dealer1.id, None, sku["CV-DES-3533"].id, today).price
+    headroom = dealer1.credit_limit - credit_position(session, dealer1.id).open_amount
+    place_order(session, dealer1, owner1, [line("CV-DES-3533", int(headroom / price) + 10)],
+                idempotency_key=f"demo-{slug}-5", note="年度框架协议首批备货")
 
     # dealer2: a delivered order to its warehouse, partly sold on
     order2 = place_order(session, dealer2, owner2, [line("CV-DES-3028", 12), line("CV-PTCA-2015", 10)],
@@ -145,6 +149,17 @@ def _resale(session: Session, shipment_line: ShipmentLine) -> Decimal:
     """The dealer's price to the hospital: its purchase price plus an 8 % margin."""
     bought = session.get(OrderLine, shipment_line.order_line_id).unit_price
     return (bought * Decimal("1.08")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _available_units(session: Session, dealer: Dealer, sku: Sku) -> int:
+    from sqlalchemy import func
+
+    from app.inventory.models import StockBalance
+    from app.inventory.operations import serving_warehouse_ids
+
+    return session.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0)).where(
+        StockBalance.sku_id == sku.id, StockBalance.state == "available",
+        StockBalance.warehouse_id.in_(serving_warehouse_ids(session, dealer.id)))) or 0
 
 
 def _available(session: Session, warehouse_id: int):

@@ -15,10 +15,12 @@ from app.compliance import approvals
 from app.compliance.models import ApprovalChain
 from app.compliance.operations import Actor, set_context
 from app.demo import data, master_data
+from app.demo.orders import seed_orders
 from app.demo.stock import seed_stock
 from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
+from app.orders.models import Order
 from tenants.migrations import migrate_all, upgrade_public
 from tenants.provisioning import create_tenant
 from tenants.registry import by_slug
@@ -49,6 +51,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_master_data(session, slug)}"
             if not session.scalar(select(func.count()).select_from(Warehouse)):
                 yield f"{slug}: {seed_stock(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(Order)):
+                yield f"{slug}: {seed_orders(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:
