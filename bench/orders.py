@@ -94,9 +94,10 @@ def fill(app, lines: int = 1_000_000, lots: int = 50_000) -> str:
             run(text("UPDATE orders o SET total_amount = t.total FROM "
                      "(SELECT order_id, sum(amount) AS total FROM order_lines GROUP BY order_id) t WHERE t.order_id = o.id"))
             run(text(
-                "INSERT INTO shipments (number, order_id, dealer_id, hospital_id, warehouse_id, status, carrier, tracking_no, "
+                "INSERT INTO shipments (number, order_id, dealer_id, hospital_id, ship_to, warehouse_id, status, carrier, tracking_no, "
                 "shipped_at, eta, delivered_at) "
                 "SELECT 'SH-B-' || lpad(o.id::text, 8, '0'), o.id, o.dealer_id, o.hospital_id, "
+                "CASE WHEN o.id % 2 = 0 THEN 'hospital' ELSE 'dealer' END, "
                 "(SELECT id FROM warehouses WHERE code = 'BW-HQ'), "
                 "CASE WHEN o.status IN ('delivered', 'closed') THEN 'delivered' ELSE 'shipped' END, '顺丰速运', "
                 "'SF' || (1400000000 + o.id), o.submitted_at + interval '1 day', (o.submitted_at + interval '3 days')::date, "
