@@ -318,8 +318,9 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
                 "authorizations": authorizations.RHAuthorizations, "price_lists": pricing.RHPriceLists,
                 "price_list_items": pricing.RHPriceList, "price_bands": pricing.RHPriceBands,
                 "tender_prices": pricing.RHTenderPrices}
-    from portals.manufacturer import sellout
+    from portals.manufacturer import orders, sellout
     handlers["sell_out"] = sellout.RHSellOut
+    handlers["orders"] = orders.RHOrders
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -331,6 +332,7 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
              "price_bands": "/manufacturer/price-bands?q=CV", "tender_prices": "/manufacturer/tender-prices?q=CV",
              "expiry": "/manufacturer/expiry?kind=registration"}
     pages["sell_out"] = "/manufacturer/sell-out?month=2026-01"
+    pages["orders"] = "/manufacturer/orders?status=approved"
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

@@ -335,6 +335,7 @@ def load_specs() -> None:
     from app.pricing import exports as _pricing_exports  # noqa: F401
     from app.inventory import imports as _inventory  # noqa: F401
     from app.inventory import sellout as _sellout_export  # noqa: F401
+    from app.orders import queries as _orders_export  # noqa: F401
     from app.pricing import imports as _pricing  # noqa: F401
 
 
