@@ -1,5 +1,5 @@
 """``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
-from bench import http, masterdata, tenants
+from bench import http, masterdata, orders, tenants
 
 
 def main() -> None:
@@ -8,6 +8,9 @@ def main() -> None:
         print(line, flush=True)
     print("\n== Master data at scale: lists, price resolution, import ==", flush=True)
     for line in masterdata.run():
+        print(line, flush=True)
+    print("\n== Orders and stock at scale: 1,000,000 order lines, 50,000 lots ==", flush=True)
+    for line in orders.run():
         print(line, flush=True)
     print("\n== Tenants at scale ==", flush=True)
     for line in tenants.run():
