@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from flask import Response, make_response, render_template, request
+from flask_babel import LazyString
 from htmx_flask import make_response as htmx_make_response
 from jinja2_fragments.flask import render_block
 
@@ -48,8 +49,17 @@ def is_htmx() -> bool:
     return bool(hx) and not hx.boosted and not hx.history_restore_request
 
 
+def _resolved(value):
+    """A label table of lazy strings as plain text, translated once for this render
+    rather than once per row that shows a label."""
+    if isinstance(value, dict) and value and all(isinstance(v, LazyString) for v in value.values()):
+        return {k: str(v) for k, v in value.items()}
+    return value
+
+
 def render_page(template: str, block: str = "content", status: int = 200, **context) -> Response:
     """The whole page for a normal request, ``block`` for an htmx request."""
+    context = {k: _resolved(v) for k, v in context.items()}
     if is_htmx():
         body = render_block(template, block, **context)
     else:
