@@ -393,3 +393,105 @@ def test_random_fulfilment_keeps_the_ledger_and_the_order_lines_in_step(as_tenan
             assert (line.allocated_quantity, line.shipped_quantity, line.delivered_quantity) == (allocated, shipped, delivered)
             assert line.allocated_quantity + line.shipped_quantity == line.quantity
         assert ledger_mismatches(s) == []
+
+
+# --- reviewer findings ------------------------------------------------------------------------
+
+def test_a_shipment_from_an_unknown_warehouse_is_refused_with_a_message(as_tenant, acme, signed_in):
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        allocation = ful.open_allocations(s, order)[0]
+        with pytest.raises(InvalidInput) as err:
+            ful.create_shipment(s, order, 987654321, {allocation.id: allocation.quantity})
+        assert err.value.field == "warehouse_id"
+        order_id, allocation_id, quantity = order.id, allocation.id, allocation.quantity
+    response = signed_in("acme", "channel").post(
+        f"/manufacturer/orders/{order_id}/ship", {"warehouse_id": "987654321", f"qty_{allocation_id}": str(quantity),
+                                                  "carrier": "顺丰速运", "tracking_no": "SF1"},
+        token_from=f"/manufacturer/orders/{order_id}/ship")
+    assert response.status_code == 400
+
+
+def test_a_lot_that_expired_while_packed_does_not_ship(as_tenant, acme, monkeypatch):
+    from datetime import date
+
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        shipment = _pack_all(s, order, acme)
+        monkeypatch.setattr(ful, "shanghai_today", lambda: date(2099, 12, 31))
+        with pytest.raises(InvalidInput) as err:
+            ful.ship_shipment(s, shipment)
+        assert "cancel this shipment" in str(err.value.message)
+        assert shipment.status == "packed"
+        assert s.scalar(select(func.count()).select_from(StockMovement).where(
+            StockMovement.ref_type == "shipments", StockMovement.ref_id == shipment.id)) == 0
+
+
+def test_the_hospital_delivery_page_shows_no_purchase_amount(as_tenant, acme, signed_in):
+    from app.core.templating import money
+    from app.orders.events import add_event
+
+    with as_tenant("acme") as s:
+        order = allocated_order(s)  # for hospital H-SH-001; submitted as place_order tells it
+        add_event(s, order, "submitted", acme["dealer1"], lines=len(order.lines), amount=str(order.total_amount))
+        shipment = _pack_all(s, order, acme, ship_direct=True)
+        ful.ship_shipment(s, shipment)
+        shipment_id, total = shipment.id, money(order.total_amount)
+    page = signed_in("acme", "hospital1").get(f"/hospital/deliveries/{shipment_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-kind="shipped"' in html
+    assert total not in html and 'data-kind="submitted"' not in html
+
+
+def test_cancelling_an_order_cancels_its_packed_shipment_and_releases_the_units(as_tenant, acme):
+    from app.orders import operations as ops
+
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        shipment = _pack_all(s, order, acme)
+        ops.cancel_order(s, order, _user(s, acme, "channel"), "医院取消")
+        assert shipment.status == "cancelled" and order.status == "cancelled"
+        assert {a.status for a in s.scalars(select(Allocation).join(OrderLine).where(OrderLine.order_id == order.id))} == {"released"}
+        assert all(line.allocated_quantity == 0 for line in order.lines)
+        with pytest.raises(InvalidInput):
+            ful.ship_shipment(s, shipment)
+        assert ledger_mismatches(s) == []
+
+
+def test_cancelling_and_shipping_at_once_never_both_happen(as_tenant, acme):
+    import threading
+
+    from app.orders import operations as ops
+
+    with as_tenant("acme") as s:
+        order = allocated_order(s)
+        shipment_id, order_id = _pack_all(s, order, acme).id, order.id
+    barrier, outcomes, errors = threading.Barrier(2), [], []
+
+    def act(what):
+        try:
+            with as_tenant("acme") as s:
+                order, shipment = s.get(Order, order_id), s.get(Shipment, shipment_id)
+                list(order.lines), list(shipment.lines)  # loaded before the other one acts
+                barrier.wait(5)
+                if what == "ship":
+                    ful.ship_shipment(s, shipment)
+                else:
+                    ops.cancel_order(s, order, None, "撤单")
+            outcomes.append(what)
+        except InvalidInput:
+            outcomes.append("refused")
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=act, args=(w,)) for w in ("ship", "cancel")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert sorted(outcomes) in (["refused", "ship"], ["cancel", "refused"])
+    with as_tenant("acme") as s:
+        order = s.get(Order, order_id)
+        assert (order.status == "cancelled") == ("cancel" in outcomes)
+        assert ledger_mismatches(s) == []

@@ -447,3 +447,103 @@ def test_random_orders_cancels_and_reallocations_keep_stock_and_allocations_in_s
         live = dict(s.execute(select(Lot.sku_id, func.sum(Allocation.quantity)).join(Lot, Lot.id == Allocation.lot_id)
                               .where(Allocation.status == "allocated", Lot.sku_id.in_(skus)).group_by(Lot.sku_id)).all())
         assert {k: v for k, v in held.items() if v} == {k: v for k, v in live.items() if v}
+
+
+# --- reviewer findings ------------------------------------------------------------------------
+
+def test_an_order_filter_date_out_of_range_is_a_400_not_a_crash(signed_in):
+    channel = signed_in("acme", "channel")
+    for query in ("until=9999-12-31", "since=0001-01-01"):
+        response = channel.get(f"/manufacturer/orders?{query}")
+        assert response.status_code == 400, query
+        assert "Enter a date between" in response.get_data(as_text=True)
+    assert channel.get("/manufacturer/orders?since=2024-01-01&until=2030-12-31").status_code == 200
+    from app.orders.queries import order_filter
+
+    f = order_filter({"since": "0001-01-01", "until": "9999-12-31"})
+    assert f.since is None and f.until is None
+
+
+def test_an_amount_too_large_for_the_books_is_refused_at_the_gate(as_tenant, acme):
+    from decimal import Decimal
+
+    with as_tenant("acme") as s:
+        dealer = s.get(Dealer, acme["D-SH-001"])
+        line = {"sku_id": acme["CV-INF-30"], "quantity": 1_000_000, "unit_price": Decimal("9999999.99")}
+        check = ops.check_lines(s, dealer, [line])
+        assert any(i == 0 and "Too large an amount" in m for i, _f, m in check.problems)
+        half = {"sku_id": acme["CV-INF-30"], "quantity": 100_000, "unit_price": Decimal("6000000.00")}
+        other = {**half, "sku_id": acme["CV-SH-6F"]}
+        check = ops.check_lines(s, dealer, [half, other])
+        assert any(i is None and "Too large an amount" in m for i, _f, m in check.problems)
+
+
+def test_two_clerks_allocating_the_same_back_order_at_once_allocate_it_once(as_tenant, acme):
+    import threading
+
+    sku = acme["CV-NC-3012"]
+    with as_tenant("acme") as s:
+        left = sum(q for _l, _e, q in _available(s, acme["D-SH-001"], sku))
+        assert left >= 2
+        holder = _place(s, acme, [{"sku_id": sku, "quantity": left}])
+        waiting = _place(s, acme, [{"sku_id": sku, "quantity": 1}])
+        assert waiting.lines[0].allocated_quantity == 0
+        ops.cancel_order(s, holder, None, "释放库存")  # now there is stock for the back-order, twice over
+        waiting_id = waiting.id
+    barrier, errors = threading.Barrier(2), []
+
+    def allocate():
+        try:
+            with as_tenant("acme") as s:
+                order = s.get(Order, waiting_id)
+                list(order.lines)
+                barrier.wait(10)
+                ops.allocate_order(s, order)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=allocate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    with as_tenant("acme") as s:
+        line = s.get(Order, waiting_id).lines[0]
+        assert line.allocated_quantity == 1
+        assert sum(a.quantity for a in s.scalars(select(Allocation).where(Allocation.order_line_id == line.id,
+                                                                          Allocation.status == "allocated"))) == 1
+        assert _ledger_reconciles(s)
+
+
+def test_cancelling_the_same_order_twice_at_once_releases_its_stock_once(as_tenant, acme):
+    import threading
+
+    from app.core.errors import InvalidInput
+
+    sku = acme["CV-INF-30"]
+    with as_tenant("acme") as s:
+        order_id = _place(s, acme, [{"sku_id": sku, "quantity": 2}]).id
+    barrier, outcomes = threading.Barrier(2), []
+
+    def cancel():
+        try:
+            with as_tenant("acme") as s:
+                order = s.get(Order, order_id)
+                list(order.lines)
+                barrier.wait(10)
+                ops.cancel_order(s, order, None, "撤单")
+            outcomes.append("cancelled")
+        except InvalidInput:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=cancel) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["cancelled", "refused"]
+    with as_tenant("acme") as s:
+        assert s.scalar(select(func.count()).select_from(OrderEvent).where(
+            OrderEvent.order_id == order_id, OrderEvent.kind == "cancelled")) == 1
+        assert _ledger_reconciles(s)

@@ -132,3 +132,38 @@ def test_quote_pages_from_request_to_order(signed_in, acme, as_tenant):
     assert signed_in("globex", "dealer1").get(quote_path).status_code == 404
     assert signed_in("acme", "hospital1").get(quote_path).status_code == 403
     assert signed_in("acme", "hospital1").get(mpath).status_code == 403
+
+
+def test_one_quote_ordered_twice_at_once_makes_one_order(as_tenant, acme):
+    import threading
+
+    from sqlalchemy import func
+
+    quote_id = _request(as_tenant, acme)
+    with as_tenant("acme") as s:
+        quote = s.get(Quote, quote_id)
+        answers = quote_ops.suggested_prices(s, quote)
+        prices = {line.id: str(answers[line.id].band.floor if answers[line.id].band else answers[line.id].price)
+                  for line in quote.lines}
+        quote_ops.answer_quote(s, quote, s.get(User, acme["channel@acme.test"]), prices, shanghai_today() + timedelta(days=5))
+    barrier, orders, errors = threading.Barrier(2), [], []
+
+    def convert(key):
+        try:
+            with as_tenant("acme") as s:
+                quote = s.get(Quote, quote_id)
+                barrier.wait(10)
+                orders.append(quote_ops.convert_quote(s, quote, s.get(User, acme["dealer1@acme.test"]),
+                                                      idempotency_key=key).id)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=convert, args=(f"quote-race-{quote_id}-{n}",)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(orders) == 2 and orders[0] == orders[1]
+    with as_tenant("acme") as s:
+        assert s.scalar(select(func.count()).select_from(Order).where(Order.quote_id == quote_id)) == 1

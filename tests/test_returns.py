@@ -190,3 +190,59 @@ def test_returns_are_scoped_to_their_dealer_and_tenant(as_tenant, acme, signed_i
     assert signed_in("globex", "dealer1").get(f"/dealer/returns/{return_id}").status_code == 404
     assert signed_in("acme", "dealer1").get("/manufacturer/returns").status_code == 403
     assert signed_in("acme", "hospital1").get("/dealer/returns").status_code == 403
+
+
+# --- reviewer findings ------------------------------------------------------------------------
+
+def test_returned_goods_come_back_only_to_a_warehouse_of_ours_in_reach(as_tenant, acme):
+    from app.inventory.models import Warehouse
+
+    with as_tenant("acme") as s:
+        _order, shipment = _delivered_to_dealer(s, acme)
+        line = shipment.lines[0]
+        ret = ful.request_return(s, s.get(User, acme["dealer1"]), shipment, {line.id: 1}, "overstock")
+        if ret.status == "requested":
+            ret.status = "approved"
+        by_code = dict(s.execute(select(Warehouse.code, Warehouse.id)).all())
+        channel = s.get(User, acme["channel"])
+        for code in ("CS-H-SH-001", "CS-D-SH-001"):  # consignment stock is not a returns dock
+            with pytest.raises(InvalidInput) as err:
+                ful.receive_return(s, ret, by_code[code], channel)
+            assert err.value.field == "warehouse_id"
+        with pytest.raises(InvalidInput):  # 华南's manager cannot take goods into 北京
+            ful.receive_return(s, ret, by_code["WH-BJ"], s.get(User, acme["sales.south"]))
+        assert ret.status == "approved"
+        ful.receive_return(s, ret, shipment.warehouse_id, channel)
+        assert ret.status == "received"
+
+
+def test_two_returns_of_the_same_units_at_once_take_them_once(as_tenant, acme):
+    import threading
+
+    with as_tenant("acme") as s:
+        _order, shipment = _delivered_to_dealer(s, acme)
+        shipment_id, line_id, quantity = shipment.id, shipment.lines[0].id, shipment.lines[0].quantity
+    barrier, outcomes, errors = threading.Barrier(2), [], []
+
+    def ask():
+        try:
+            with as_tenant("acme") as s:
+                shipment = s.get(Shipment, shipment_id)
+                list(shipment.lines)
+                barrier.wait(10)
+                ful.request_return(s, s.get(User, acme["dealer1"]), shipment, {line_id: quantity}, "overstock")
+            outcomes.append("requested")
+        except InvalidInput:
+            outcomes.append("refused")
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(outcomes) == ["refused", "requested"]
+    with as_tenant("acme") as s:
+        assert ful.returnable(s, [line_id]) == {line_id: 0}

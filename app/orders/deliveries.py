@@ -118,7 +118,7 @@ def shipment_for(session: Session, user, shipment_id: int) -> Shipment | None:
 
 #: what a hospital is shown of an order's timeline: its progress, not the manufacturer's
 #: and dealer's money matters (approvals, returns and credit notes between them)
-HOSPITAL_EVENT_KINDS = ("submitted", "allocated", "backordered", "packed", "shipped", "shipment_cancelled", "delivered",
+HOSPITAL_EVENT_KINDS = ("allocated", "backordered", "packed", "shipped", "shipment_cancelled", "delivered",
                         "discrepancy", "cancelled", "closed")
 
 
@@ -146,10 +146,18 @@ def orders_to_ship(session: Session, user, limit: int = 20) -> list:
     return list(session.execute(_scope_orders(stmt, user).order_by(Order.id.desc()).limit(limit)))
 
 
-def shipping_warehouses(session: Session) -> list[Warehouse]:
-    """Where returned goods may come back to: active warehouses, central first."""
-    return list(session.scalars(select(Warehouse).where(Warehouse.status == "active", Warehouse.kind != "consignment")
-                                .order_by(Warehouse.kind, Warehouse.code)))
+def shipping_warehouses(session: Session, user=None) -> list[Warehouse]:
+    """Where returned goods may come back to: active warehouses (not consignment ones) in
+    the user's reach, central first."""
+    stmt = select(Warehouse).where(Warehouse.status == "active", Warehouse.kind != "consignment")
+    if user is not None:
+        scope = ChannelScope.of(user)
+        if scope.dealer_id is not None or scope.hospital_id is not None:
+            stmt = stmt.where(false())
+        else:
+            clause = scope.regions_clause(Warehouse.region_id)
+            stmt = stmt if clause is None else stmt.where(clause)
+    return list(session.scalars(stmt.order_by(Warehouse.kind, Warehouse.code)))
 
 
 # --- returns ---------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from app.channel.queries import ChannelScope
 from app.compliance import approvals
 from app.core import coerce
 from app.core.errors import InvalidInput
@@ -103,6 +104,9 @@ def create_shipment(session: Session, order: Order, warehouse_id: int, quantitie
     order = _lock(session, Order, order.id)
     if order.status in ("pending_approval", "rejected", "cancelled", "closed"):
         raise InvalidInput("form", _("Order %(number)s cannot be shipped in its current status.", number=order.number))
+    warehouse = session.get(Warehouse, warehouse_id) if isinstance(warehouse_id, int) and not isinstance(warehouse_id, bool) else None
+    if warehouse is None:
+        raise InvalidInput("warehouse_id", _("Choose the warehouse the units leave from."))
     available = {a.id: a for a in open_allocations(session, order)}
     chosen = []
     for allocation_id, quantity in quantities.items():
@@ -113,7 +117,7 @@ def create_shipment(session: Session, order: Order, warehouse_id: int, quantitie
             raise InvalidInput(f"qty_{allocation_id}", _("These units are not allocated to this order any more."))
         if allocation.warehouse_id != warehouse_id:
             raise InvalidInput(f"qty_{allocation_id}", _("A shipment leaves from one warehouse: pick units of %(warehouse)s only.",
-                                                         warehouse=session.get(Warehouse, warehouse_id).name))
+                                                         warehouse=warehouse.name))
         if quantity < 0 or quantity > allocation.quantity:
             raise InvalidInput(f"qty_{allocation_id}", _("Ship from 0 to %(n)d units: that is what is allocated.",
                                                          n=allocation.quantity))
@@ -173,6 +177,12 @@ def ship_shipment(session: Session, shipment: Shipment, actor=None, carrier: str
     if not tracking_no:
         raise InvalidInput("tracking_no", _("Give the tracking number."))
     shipment.carrier, shipment.tracking_no, shipment.eta = carrier, tracking_no, eta or shipment.eta
+    today = shanghai_today()
+    for line in shipment.lines:
+        if line.lot.expires_on is not None and line.lot.expires_on < today:
+            raise InvalidInput("form", _("Lot %(lot)s of %(sku)s expired on %(day)s and may not ship: cancel this shipment and "
+                                         "allocate the order again.", lot=line.lot.lot_no or line.lot.serial_no,
+                                         sku=line.sku.code, day=line.lot.expires_on.isoformat()))
     order = _lock(session, Order, shipment.order_id)
     actor_id = getattr(actor, "id", None)
     for line in shipment.lines:
@@ -327,6 +337,7 @@ def request_return(session: Session, user, shipment: Shipment, quantities: dict[
                    note: str | None = None) -> ReturnRequest:
     """A dealer sends back units of a delivered shipment of its own: ``quantities`` maps
     shipment line id → units (at most what was received and not yet returned)."""
+    shipment = _lock(session, Shipment, shipment.id)  # two requests at once: the second sees the first's return
     if user.portal != "dealer" or shipment.dealer_id != user.dealer_id or shipment.status != "delivered":
         raise InvalidInput("form", _("Only a delivered shipment of yours can be returned."))
     if reason not in DEALER_RETURN_REASONS:
@@ -367,6 +378,20 @@ def return_decided(session: Session, request) -> None:
         add_event(session, session.get(Order, ret.order_id), f"return_{ret.status}", None, number=ret.number)
 
 
+def _warehouse_in_scope(user, warehouse: Warehouse) -> bool:
+    """Whether a manufacturer user's reach covers the warehouse (its region in their regions)."""
+    from app.channel.models import Region
+    scope = ChannelScope.of(user)
+    if scope.dealer_id is not None or scope.hospital_id is not None:
+        return False
+    if scope.region_paths is None:
+        return True
+    if warehouse.region_id is None:
+        return False
+    region = object_session(warehouse).get(Region, warehouse.region_id)
+    return region is not None and any(region.path.startswith(p) for p in scope.region_paths)
+
+
 def receive_return(session: Session, ret: ReturnRequest, warehouse_id: int, actor=None) -> ReturnRequest:
     """The goods of an approved return are back: into inspection (在检) at the chosen
     warehouse, one ``return`` movement per line."""
@@ -376,8 +401,9 @@ def receive_return(session: Session, ret: ReturnRequest, warehouse_id: int, acto
     if ret.reason == "short":
         raise InvalidInput("form", _("A short delivery has no goods to receive: credit it."))
     warehouse = session.get(Warehouse, warehouse_id) if warehouse_id else None
-    if warehouse is None or warehouse.status != "active":
-        raise InvalidInput("warehouse_id", _("Choose an active warehouse."))
+    if (warehouse is None or warehouse.status != "active" or warehouse.kind == "consignment"
+            or (actor is not None and not _warehouse_in_scope(actor, warehouse))):
+        raise InvalidInput("warehouse_id", _("Choose an active warehouse of yours (not a consignment one)."))
     actor_id = getattr(actor, "id", None)
     for line in ret.lines:
         move(session, "return", warehouse.id, line.lot_id, line.quantity, None, "inspection",

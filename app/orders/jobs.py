@@ -36,7 +36,7 @@ def packing_list(ctx: JobContext) -> Output:
     with ctx.session() as session:
         shipment = session.get(Shipment, int(ctx.params["shipment_id"]))
         if shipment is None:
-            raise JobRefused("no such shipment")
+            raise JobRefused(_("No such shipment."))
         ctx.progress(30, _("Laying out the packing list"))
         order = shipment.order
         destination = order.hospital if shipment.ship_to == "hospital" else order.dealer
@@ -60,4 +60,4 @@ def reallocate_backorders(ctx: JobContext) -> Output:
         set_context(session, Actor.system(f"job {REALLOCATE_JOB}"))
         served = reallocate_open_orders(session, actor_id=ctx.requested_by_id, limit=100_000)
     ctx.progress(100)
-    return Output("reallocation.txt", f"orders that received units: {served}\n".encode(), "text/plain", "txt")
+    return Output("reallocation.txt", (_("Orders that received units: %(n)d", n=served) + "\n").encode(), "text/plain", "txt")

@@ -42,6 +42,8 @@ CANCELLABLE = ("pending_approval", "approved", "allocated")
 MAX_LINES = 200
 MAX_QUANTITY = 1_000_000
 CENT = Decimal("0.01")
+#: amounts are Numeric(14, 2): a line or an order must stay below this
+MAX_AMOUNT = Decimal(10) ** 12
 
 
 class OrderRefused(Exception):
@@ -222,8 +224,17 @@ def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id
                 check.problems.append(("sku_id", block.message))
             _price_line(session, dealer, hospital_id, check, given, day)
         checks.append(check)
+    too_big = _("Too large an amount: an order line and an order stay below %(limit)s. Split the order.",
+                limit=f"{MAX_AMOUNT:,.0f}")
+    for check in checks:
+        if (check.unit_price is not None and check.unit_price >= MAX_AMOUNT) or (
+                check.amount is not None and check.amount >= MAX_AMOUNT):
+            check.problems.append(("quantity", too_big))
+    order_check = OrderCheck(checks, general)
+    if order_check.total >= MAX_AMOUNT:
+        general.append((None, too_big))
     _stock_hint(session, dealer, checks)
-    return OrderCheck(checks, general)
+    return order_check
 
 
 def _stock_hint(session: Session, dealer: Dealer, checks: list[LineCheck]) -> None:
@@ -316,10 +327,23 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
     return order
 
 
+def lock_order(session: Session, order_id: int) -> Order | None:
+    """Row-lock an order and its lines and give them back fresh from the database (two
+    clerks, or a clerk and a job, acting on the same order are served one after the other,
+    and the second sees what the first did)."""
+    order = session.scalars(select(Order).where(Order.id == order_id).with_for_update(of=Order)
+                            .execution_options(populate_existing=True)).first()
+    if order is not None:
+        list(session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
+                             .with_for_update(of=OrderLine).execution_options(populate_existing=True)))
+        session.refresh(order, ["lines"])
+    return order
+
+
 def credit_approval_decided(session: Session, request) -> None:
     """The ``order_over_credit`` request was decided: approve and allocate the order, or
     reject it. An order cancelled meanwhile stays cancelled."""
-    order = session.get(Order, int(request.entity_id)) if request.entity_id else None
+    order = lock_order(session, int(request.entity_id)) if request.entity_id else None
     if order is None or order.status != "pending_approval":
         return
     order.approval_request_id = request.id
@@ -378,7 +402,8 @@ def allocate_order(session: Session, order: Order, actor_id: int | None = None, 
     """Allocate what is still missing on each line, FEFO across the dealer's serving
     warehouses, honouring the minimum remaining shelf life; what cannot be found is
     back-ordered with its expected date. Returns the number of units allocated now."""
-    if order.status not in ALLOCATABLE:
+    order = lock_order(session, order.id)
+    if order is None or order.status not in ALLOCATABLE:
         return 0
     day = day or shanghai_today()
     warehouses = serving_warehouse_ids(session, order.dealer_id)
@@ -448,19 +473,36 @@ def cancel_order(session: Session, order: Order, user, why: str) -> None:
         raise InvalidInput("reason", _("Give a reason: it is kept in the audit trail."))
     if len(why) > 500:
         raise InvalidInput("reason", _("Use at most %(n)d characters.", n=500))
+    from app.orders.fulfilment import cancel_shipment
+    from app.orders.models import Shipment
+
+    # packed shipments first, then the order: the lock order ``ship_shipment`` uses too
+    packed = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id, Shipment.status == "packed")
+                                  .order_by(Shipment.id).with_for_update(of=Shipment)))
+    order = lock_order(session, order.id)
     if order.status not in CANCELLABLE or any(line.shipped_quantity for line in order.lines):
         raise InvalidInput(None, _("Only an order nothing of which has shipped can be cancelled."))
     actor_id = user.id if user else None
     with reason(session, why, "cancel"):
+        packed += [s for s in session.scalars(select(Shipment).where(Shipment.order_id == order.id,
+                                                                     Shipment.status == "packed"))
+                   if s not in packed]  # packed after we looked (the order lock now keeps others out)
+        for shipment in packed:
+            cancel_shipment(session, shipment, user)
+        lines = {line.id: line for line in order.lines}
+        allocations = list(session.scalars(
+            select(Allocation).join(OrderLine, OrderLine.id == Allocation.order_line_id)
+            .where(OrderLine.order_id == order.id, Allocation.status == "allocated")
+            .order_by(Allocation.id).with_for_update(of=Allocation).execution_options(populate_existing=True)))
         released = 0
+        for allocation in allocations:
+            line = lines[allocation.order_line_id]
+            move(session, "deallocation", allocation.warehouse_id, allocation.lot_id, allocation.quantity,
+                 "allocated", "available", why, ("order_lines", line.id), actor_id)
+            allocation.status = "released"
+            line.allocated_quantity -= allocation.quantity
+            released += allocation.quantity
         for line in order.lines:
-            for allocation in session.scalars(select(Allocation).where(Allocation.order_line_id == line.id,
-                                                                       Allocation.status == "allocated")):
-                move(session, "deallocation", allocation.warehouse_id, allocation.lot_id, allocation.quantity,
-                     "allocated", "available", why, ("order_lines", line.id), actor_id)
-                allocation.status = "released"
-                line.allocated_quantity -= allocation.quantity
-                released += allocation.quantity
             line.backorder_expected_on = None
         order.status = "cancelled"
         session.flush()

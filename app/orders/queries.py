@@ -49,6 +49,14 @@ class OrderFilter:
     until: date | None = None
 
 
+#: the dates the order filters accept (beyond them the day arithmetic overflows)
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def day_in_range(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, SHANGHAI).astimezone(timezone.utc)
 
@@ -164,9 +172,10 @@ def order_filter(params: dict) -> OrderFilter:
 
     def day(name):
         try:
-            return date.fromisoformat(str(params.get(name) or "")) if params.get(name) else None
+            value = date.fromisoformat(str(params.get(name) or "")) if params.get(name) else None
         except ValueError:
             return None
+        return value if value is None or day_in_range(value) else None
 
     status = str(params.get("status") or "")
     return OrderFilter(status=status if status in STATUS_LABELS else "", search=str(params.get("q") or "")[:40],

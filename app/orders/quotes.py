@@ -132,11 +132,18 @@ def answer_quote(session: Session, quote: Quote, user, prices: dict[int, object]
     return quote
 
 
+def _lock_quote(session: Session, quote_id: int) -> Quote:
+    """Row-lock the quote and give it back fresh from the database."""
+    return session.scalars(select(Quote).where(Quote.id == quote_id).with_for_update(of=Quote)
+                           .execution_options(populate_existing=True)).one()
+
+
 def convert_quote(session: Session, quote: Quote, user, idempotency_key: str | None = None,
                   day: date | None = None) -> Order:
     """Order what the quote offers at its prices. Every gate of ``place_order`` runs again
     (authorization, qualifications, the band of the day)."""
     day = day or shanghai_today()
+    quote = _lock_quote(session, quote.id)  # two clicks at once: the second finds it converted
     if quote.status == "converted" and quote.order_id:
         return session.get(Order, quote.order_id)
     if quote.status != "answered":
@@ -153,6 +160,7 @@ def convert_quote(session: Session, quote: Quote, user, idempotency_key: str | N
 
 
 def decline_quote(session: Session, quote: Quote, user, why: str | None = None) -> None:
+    quote = _lock_quote(session, quote.id)
     if quote.status not in ("requested", "answered"):
         raise InvalidInput(None, _("This quote is closed already."))
     with reason(session, (why or "").strip() or None, "decline"):

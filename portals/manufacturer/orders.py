@@ -45,10 +45,15 @@ def _day_arg(name: str, errors: dict) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         errors[name] = _("Enter a date as YYYY-MM-DD.")
         return None
+    if not orders_q.day_in_range(day):
+        errors[name] = _("Enter a date between %(first)s and %(last)s.", first=orders_q.FIRST_DAY.isoformat(),
+                         last=orders_q.LAST_DAY.isoformat())
+        return None
+    return day
 
 
 class RHOrders(RHManufacturer):

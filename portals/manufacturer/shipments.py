@@ -177,7 +177,7 @@ class RHReturnRecord(RHManufacturer):
 
 def return_page(ret, errors: dict | None = None, status: int = 200):
     return render_page("manufacturer/return.html", status=status, ret=ret, errors=errors or {},
-                       amount=ful.return_amount(ret), warehouses=q.shipping_warehouses(db.session),
+                       amount=ful.return_amount(ret), warehouses=q.shipping_warehouses(db.session, current_user),
                        may_receive=RHReturnReceive.allows(current_user), may_credit=RHReturnCredit.allows(current_user),
                        default_warehouse_id=db.session.get(Shipment, ret.shipment_id).warehouse_id if ret.shipment_id else None,
                        history=audit_q.history(db.session, "returns", str(ret.id)), **q.labels())
