@@ -332,3 +332,222 @@ def test_count_pages_edit_lines_inline_and_close(signed_in, as_tenant, sites):
     assert signed_in("globex", "admin").get(count_url).status_code == 404
     east_outside = signed_in("acme", "sales.south")
     assert east_outside.get(count_url).status_code == 404  # a 华东 location is outside 华南
+
+
+# --- double decisions and counts that meet later stock changes ------------------------------------
+
+def _after_another_commit(as_tenant, load, first, second):
+    """``load`` in one session (thread A); ``first`` runs in another session and commits;
+    then ``second`` runs in A on its now stale copy. {"refused": err} or {"value": ...}."""
+    import threading
+
+    loaded, go, outcome = threading.Event(), threading.Event(), {}
+
+    def stale():
+        try:
+            with as_tenant("acme") as s:
+                obj = load(s)
+                loaded.set()
+                go.wait(30)
+                try:
+                    outcome["value"] = second(s, obj)
+                except InvalidInput as err:
+                    outcome["refused"] = err
+        except Exception as err:  # pragma: no cover - reported below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=stale)
+    thread.start()
+    assert loaded.wait(30)
+    try:
+        with as_tenant("acme") as s:
+            first(s, load(s))
+    finally:
+        go.set()
+        thread.join(60)
+    assert "error" not in outcome, outcome
+    return outcome
+
+
+def _both_at_once(as_tenant, load, *acts):
+    """Each act in its own thread and session on its own copy, released together."""
+    import threading
+
+    barrier, outcomes = threading.Barrier(len(acts)), {}
+
+    def run(n, act):
+        try:
+            with as_tenant("acme") as s:
+                obj = load(s)
+                barrier.wait(timeout=10)
+                try:
+                    outcomes[n] = ("done", act(s, obj))
+                except InvalidInput as err:
+                    outcomes[n] = ("refused", err)
+        except Exception as err:  # pragma: no cover - reported below
+            outcomes[n] = ("error", err)
+
+    threads = [threading.Thread(target=run, args=(n, act)) for n, act in enumerate(acts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not [o for o in outcomes.values() if o[0] == "error"], outcomes
+    return [outcomes[n][0] for n in range(len(acts))]
+
+
+def _reported(as_tenant, location, quantity=1):
+    with as_tenant("acme") as s:
+        stock = _lot_at(s, location, quantity)
+        report = _report(s, _user(s, "hospital1"), location, stock.lot.id, quantity=quantity)
+        return report.id, stock.lot.id
+
+
+def _load_report(rid):
+    def load(s):
+        report = s.get(SurgeryReport, rid)
+        list(report.lines)
+        return report
+    return load
+
+
+def _confirm(s, report):
+    return surgery.confirm_surgery_report(s, report, _user(s, "channel"))
+
+
+def _reject(s, report):
+    return surgery.reject_surgery_report(s, report, _user(s, "channel"), "批号不符")
+
+
+def _sales_of(s, rid) -> int:
+    number = s.get(SurgeryReport, rid).number
+    from app.orders.models import Order
+    return s.scalar(select(func.count()).select_from(Order).where(Order.kind == "consignment_use",
+                                                                  Order.note.contains(number)))
+
+
+def _consumed(s, rid) -> int:
+    return s.scalar(select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
+        StockMovement.ref_type == "surgery_reports", StockMovement.ref_id == rid))
+
+
+def test_a_second_confirmation_after_the_first_committed_is_refused(as_tenant, sites):
+    location = sites["CS-H-SH-001"]
+    rid, lot_id = _reported(as_tenant, location)
+    with as_tenant("acme") as s:
+        before = _available(s, location, lot_id)
+    assert "refused" in _after_another_commit(as_tenant, _load_report(rid), _confirm, _confirm)
+    with as_tenant("acme") as s:
+        assert s.get(SurgeryReport, rid).status == "confirmed"
+        assert _consumed(s, rid) == 1 and _sales_of(s, rid) == 1
+        assert _available(s, location, lot_id) == before - 1
+        assert _reconciles(s, location)
+
+
+def test_a_rejection_read_before_a_confirmation_is_refused_after_it(as_tenant, sites):
+    location = sites["CS-H-SH-001"]
+    rid, _lot = _reported(as_tenant, location)
+    assert "refused" in _after_another_commit(as_tenant, _load_report(rid), _confirm, _reject)
+    with as_tenant("acme") as s:
+        assert s.get(SurgeryReport, rid).status == "confirmed" and _sales_of(s, rid) == 1
+    rid, _lot = _reported(as_tenant, location)
+    assert "refused" in _after_another_commit(as_tenant, _load_report(rid), _reject, _confirm)
+    with as_tenant("acme") as s:
+        assert s.get(SurgeryReport, rid).status == "rejected"
+        assert _consumed(s, rid) == 0 and _sales_of(s, rid) == 0
+
+
+def test_two_confirmations_at_once_consume_and_sell_once(as_tenant, sites):
+    location = sites["CS-H-SH-001"]
+    rid, lot_id = _reported(as_tenant, location)
+    with as_tenant("acme") as s:
+        before = _available(s, location, lot_id)
+    assert sorted(_both_at_once(as_tenant, _load_report(rid), _confirm, _confirm)) == ["done", "refused"]
+    with as_tenant("acme") as s:
+        assert _consumed(s, rid) == 1 and _sales_of(s, rid) == 1
+        assert _available(s, location, lot_id) == before - 1
+        assert _reconciles(s, location)
+
+
+def test_confirm_racing_reject_only_one_wins(as_tenant, sites):
+    location = sites["CS-H-SH-001"]
+    rid, _lot = _reported(as_tenant, location)
+    assert sorted(_both_at_once(as_tenant, _load_report(rid), _confirm, _reject)) == ["done", "refused"]
+    with as_tenant("acme") as s:
+        status = s.get(SurgeryReport, rid).status
+        assert (status, _consumed(s, rid), _sales_of(s, rid)) in (("confirmed", 1, 1), ("rejected", 0, 0))
+
+
+def _fresh_count(s, location):
+    for stale in s.scalars(select(ConsignmentCount).where(ConsignmentCount.warehouse_id == location,
+                                                          ConsignmentCount.status == "open")):
+        stale.status = "closed"
+    s.flush()
+    return cons.open_count(s, s.get(Warehouse, location), _user(s, "channel"))
+
+
+def _adjustments(s, cid) -> list:
+    return list(s.scalars(select(StockMovement).where(StockMovement.ref_type == "consignment_counts",
+                                                      StockMovement.ref_id == cid)))
+
+
+def test_closing_a_count_twice_posts_its_variances_once(as_tenant, sites):
+    location = sites["CS-D-SH-001"]
+    with as_tenant("acme") as s:
+        count = _fresh_count(s, location)
+        first, *rest = count.lines
+        lot_id, before = first.lot_id, _available(s, location, first.lot_id)
+        cons.set_counted(s, count, first, {"counted_quantity": first.expected_quantity + 3, "variance_reason": "找到"})
+        for line in rest:
+            cons.set_counted(s, count, line, {"counted_quantity": line.expected_quantity})
+        cid = count.id
+
+    def load(s):
+        count = s.get(ConsignmentCount, cid)
+        list(count.lines)
+        return count
+
+    def close(s, count):
+        return cons.close_count(s, count, _user(s, "channel"))
+
+    assert "refused" in _after_another_commit(as_tenant, load, close, close)
+    with as_tenant("acme") as s:
+        assert [m.quantity for m in _adjustments(s, cid)] == [3]
+        assert _available(s, location, lot_id) == before + 3
+        # and at once: a second count, both closes released together
+        count = _fresh_count(s, location)
+        first, *rest = count.lines
+        cons.set_counted(s, count, first, {"counted_quantity": first.expected_quantity + 1, "variance_reason": "找到"})
+        for line in rest:
+            cons.set_counted(s, count, line, {"counted_quantity": line.expected_quantity})
+        cid = count.id
+    assert sorted(_both_at_once(as_tenant, load, close, close)) == ["done", "refused"]
+    with as_tenant("acme") as s:
+        assert [m.quantity for m in _adjustments(s, cid)] == [1]
+        assert _available(s, location, lot_id) == before + 4
+        assert _reconciles(s, location)
+
+
+def test_a_count_closes_against_the_stock_on_the_books_at_closing(as_tenant, sites):
+    """Opened with the lot on the books, 2 used in a surgery (confirmed) while the count
+    is open, and the shelf counted after it: nothing is missing, nothing is posted."""
+    location = sites["CS-H-SH-001"]
+    with as_tenant("acme") as s:
+        count = _fresh_count(s, location)
+        line = next(ln for ln in count.lines if ln.expected_quantity >= 2)
+        cid, lot_id, expected = count.id, line.lot_id, line.expected_quantity
+        report = _report(s, _user(s, "hospital1"), location, lot_id, quantity=2)
+        surgery.confirm_surgery_report(s, report, _user(s, "channel"))
+        assert _available(s, location, lot_id) == expected - 2
+    with as_tenant("acme") as s:
+        count = s.get(ConsignmentCount, cid)
+        for ln in count.lines:
+            counted = expected - 2 if ln.lot_id == lot_id else ln.expected_quantity
+            cons.set_counted(s, count, ln, {"counted_quantity": counted})
+        movements = cons.close_count(s, count, _user(s, "channel"))  # no reason needed: no difference now
+        assert movements == [] and not _adjustments(s, cid)
+        assert count.status == "closed"
+        assert _available(s, location, lot_id) == expected - 2
+        assert next(ln for ln in count.lines if ln.lot_id == lot_id).expected_quantity == expected - 2
+        assert not [ln for ln in count.lines if cons.variance(ln)]
+        assert _reconciles(s, location)

@@ -303,3 +303,191 @@ def test_transfer_pages_are_scoped(signed_in, as_tenant, world):
     assert qa.get(f"/manufacturer/transfers/{far_id}").status_code == 200
     assert qa.post("/manufacturer/transfers/new", {"from_warehouse_id": world["WH-SZ"]},
                    token_from=f"/manufacturer/transfers/{far_id}").status_code == 403
+
+
+# --- who acts at which end, and double submits ----------------------------------------------------
+
+def _stocked_at(s, warehouse_id, minimum):
+    return s.scalar(select(StockBalance.sku_id).where(StockBalance.warehouse_id == warehouse_id,
+                                                      StockBalance.state == "available",
+                                                      StockBalance.quantity >= minimum)
+                    .order_by(StockBalance.sku_id).limit(1))
+
+
+def _request_sh_to_gz(s, world, qty=2):
+    sku = _stocked_at(s, world["WH-SH"], qty)
+    assert sku, "the demo stocks WH-SH"
+    return tr.request_transfer(s, _user(s, "channel"), {
+        "from_warehouse_id": world["WH-SH"], "to_warehouse_id": world["WH-GZ"], "reason": "华南缺货",
+        "lines": [{"sku_id": sku, "quantity": qty}]})
+
+
+def _eta():
+    return (shanghai_today() + timedelta(days=2)).isoformat()
+
+
+def test_regional_managers_act_only_at_their_own_end_of_a_transfer(signed_in, as_tenant, world):
+    """WH-SH (华东) → WH-GZ (华南): 华东 ships or cancels, 华南 receives and inspects;
+    both may read it."""
+    with as_tenant("acme") as s:
+        transfer = _request_sh_to_gz(s, world)
+        tid = transfer.id
+        east, south = _user(s, "sales.east"), _user(s, "sales.south")
+        assert tr.may_act(s, east, transfer, "ship") and not tr.may_act(s, south, transfer, "ship")
+        with pytest.raises(InvalidInput):
+            _ship(s, transfer, user="sales.south")
+        with pytest.raises(InvalidInput):
+            tr.cancel_transfer(s, transfer, south, "不要了")
+        assert transfer.status == "approved"
+    url = f"/manufacturer/transfers/{tid}"
+    south_client, east_client = signed_in("acme", "sales.south"), signed_in("acme", "sales.east")
+    page = south_client.get(url)
+    assert page.status_code == 200 and f"{url}/ship" not in page.get_data(as_text=True)
+    assert south_client.post(url + "/ship", {"carrier": "x", "eta": _eta()}, token_from=url).status_code == 403
+    assert south_client.post(url + "/cancel", {"reason": "x"}, token_from=url).status_code == 403
+    assert f"{url}/ship" in east_client.get(url).get_data(as_text=True)
+    assert east_client.post(url + "/ship", {"carrier": "德邦", "eta": _eta()}, token_from=url).status_code == 303
+    with as_tenant("acme") as s:
+        transfer = s.get(Transfer, tid)
+        assert transfer.status == "shipped"
+        data = {f"received-{line.id}": line.quantity for line in transfer.lines}
+        with pytest.raises(InvalidInput):
+            tr.receive_transfer(s, transfer, _user(s, "sales.east"), {})
+    assert f"{url}/receive" not in east_client.get(url).get_data(as_text=True)
+    assert east_client.post(url + "/receive", data, token_from=url).status_code == 403
+    assert f"{url}/receive" in south_client.get(url).get_data(as_text=True)
+    assert south_client.post(url + "/receive", data, token_from=url).status_code == 303
+    assert east_client.post(url + "/inspect", {}, token_from=url).status_code == 403
+    with as_tenant("acme") as s:
+        transfer = s.get(Transfer, tid)
+        assert transfer.status == "received"
+        with pytest.raises(InvalidInput):
+            tr.inspect_transfer(s, transfer, _user(s, "sales.east"), {})
+    assert south_client.post(url + "/inspect", {}, token_from=url).status_code == 303
+    with as_tenant("acme") as s:
+        assert s.get(Transfer, tid).status == "completed"
+
+
+def _after_another_commit(as_tenant, load, first, second):
+    """``load`` the object in one session (thread A); ``first`` runs on it in another
+    session and commits; then ``second`` runs in A on A's now stale copy. Returns
+    {"refused": InvalidInput} or {"value": ...} for the second call."""
+    import threading
+
+    loaded, go, outcome = threading.Event(), threading.Event(), {}
+
+    def stale():
+        try:
+            with as_tenant("acme") as s:
+                obj = load(s)
+                loaded.set()
+                go.wait(30)
+                try:
+                    outcome["value"] = second(s, obj)
+                except InvalidInput as err:
+                    outcome["refused"] = err
+        except Exception as err:  # pragma: no cover - reported below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=stale)
+    thread.start()
+    assert loaded.wait(30)
+    try:
+        with as_tenant("acme") as s:
+            first(s, load(s))
+    finally:
+        go.set()
+        thread.join(60)
+    assert "error" not in outcome, outcome
+    return outcome
+
+
+def _both_at_once(as_tenant, load, *acts):
+    """Each act runs in its own thread and session on its own copy, released together."""
+    import threading
+
+    barrier, outcomes = threading.Barrier(len(acts)), {}
+
+    def run(n, act):
+        try:
+            with as_tenant("acme") as s:
+                obj = load(s)
+                barrier.wait(timeout=10)
+                try:
+                    outcomes[n] = ("done", act(s, obj))
+                except InvalidInput as err:
+                    outcomes[n] = ("refused", err)
+        except Exception as err:  # pragma: no cover - reported below
+            outcomes[n] = ("error", err)
+
+    threads = [threading.Thread(target=run, args=(n, act)) for n, act in enumerate(acts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not [o for o in outcomes.values() if o[0] == "error"], outcomes
+    return [outcomes[n][0] for n in range(len(acts))]
+
+
+def _loaded_transfer(tid):
+    def load(s):
+        transfer = s.get(Transfer, tid)
+        list(transfer.lines)
+        return transfer
+    return load
+
+
+def test_a_second_ship_after_the_first_committed_is_refused_and_moves_nothing(as_tenant, world):
+    sku, src = world["sku"], world["WH-SZ"]
+    with as_tenant("acme") as s:
+        tid = _request(s, world, 4).id
+        before = states(s, src, sku)
+    outcome = _after_another_commit(as_tenant, _loaded_transfer(tid), lambda s, t: _ship(s, t), lambda s, t: _ship(s, t))
+    assert "refused" in outcome
+    with as_tenant("acme") as s:
+        assert _delta(states(s, src, sku), before) == {"available": -4}
+        assert sum(line.quantity for line in s.get(Transfer, tid).lines) == 4
+        assert s.scalar(select(func.count()).select_from(StockMovement).where(
+            StockMovement.ref_type == "transfers", StockMovement.ref_id == tid, StockMovement.kind == "transfer_out")) >= 1
+        assert s.scalar(select(func.sum(StockMovement.quantity)).where(
+            StockMovement.ref_type == "transfers", StockMovement.ref_id == tid, StockMovement.kind == "transfer_out")) == 4
+
+
+def test_two_ships_at_once_send_the_goods_once(as_tenant, world):
+    sku, src = world["sku"], world["WH-SZ"]
+    with as_tenant("acme") as s:
+        tid = _request(s, world, 3).id
+        before = states(s, src, sku)
+    results = _both_at_once(as_tenant, _loaded_transfer(tid), lambda s, t: _ship(s, t), lambda s, t: _ship(s, t))
+    assert sorted(results) == ["done", "refused"]
+    with as_tenant("acme") as s:
+        assert _delta(states(s, src, sku), before) == {"available": -3}
+        assert s.scalar(select(func.sum(StockMovement.quantity)).where(
+            StockMovement.ref_type == "transfers", StockMovement.ref_id == tid, StockMovement.kind == "transfer_in")) == 3
+
+
+def test_a_second_receive_or_a_late_cancel_is_refused(as_tenant, world):
+    sku, dst = world["sku"], world["WH-SH"]
+    with as_tenant("acme") as s:
+        tid = _request(s, world, 2).id
+    # cancel on a copy read before the shipment committed
+    outcome = _after_another_commit(as_tenant, _loaded_transfer(tid), lambda s, t: _ship(s, t),
+                                    lambda s, t: tr.cancel_transfer(s, t, _user(s, "channel"), "不要了"))
+    assert "refused" in outcome
+    with as_tenant("acme") as s:
+        assert s.get(Transfer, tid).status == "shipped"
+        before = states(s, dst, sku)
+
+    def receive(s, t):
+        return tr.receive_transfer(s, t, _user(s, "channel"), {})
+
+    outcome = _after_another_commit(as_tenant, _loaded_transfer(tid), receive, receive)
+    assert "refused" in outcome
+    with as_tenant("acme") as s:
+        assert _delta(states(s, dst, sku), before) == {"in_transit": -2, "inspection": 2}
+    outcome = _after_another_commit(as_tenant, _loaded_transfer(tid),
+                                    lambda s, t: tr.inspect_transfer(s, t, _user(s, "qa"), {}),
+                                    lambda s, t: tr.inspect_transfer(s, t, _user(s, "qa"), {}))
+    assert "refused" in outcome
+    with as_tenant("acme") as s:
+        assert _delta(states(s, dst, sku), before) == {"in_transit": -2, "available": 2}

@@ -182,24 +182,45 @@ def variance(line: ConsignmentCountLine) -> int:
 
 
 def close_count(session: Session, count: ConsignmentCount, user, why: str | None = None) -> list:
-    """Close the count: every line must be counted; each variance needs a reason (its
-    own, or ``why`` for all) and becomes an adjustment at the location (+ found,
-    − missing). Refused when units to write off are no longer there (used since)."""
+    """Close the count: every line must be counted; the books are then set to what was
+    counted. What was counted is the truth at closing time, so each line's adjustment
+    is ``counted − available now`` (the balance locked at closing), not against the
+    snapshot taken when the count opened: units consumed by a surgery report or
+    replenished since are already on the books and are not posted a second time. Each
+    remaining difference needs a reason (the line's own, or ``why`` for all) and becomes
+    an adjustment at the location (+ found, − missing). Lots not on the count are left
+    alone. A line's book quantity is updated to that balance, so the closed count's
+    variances are the adjustments posted. The count row is locked first, so a double
+    close posts nothing twice."""
+    session.scalar(select(ConsignmentCount).where(ConsignmentCount.id == count.id).with_for_update(of=ConsignmentCount)
+                    .execution_options(populate_existing=True))
+    session.scalars(select(ConsignmentCountLine).where(ConsignmentCountLine.count_id == count.id)
+                    .execution_options(populate_existing=True)).all()
+    session.expire(count, ["lines"])
     if count.status != "open":
         raise InvalidInput("form", _("This count is closed."))
     why = (why or "").strip() or None
     missing = [line for line in count.lines if line.counted_quantity is None]
     if missing:
         raise InvalidInput("form", _("%(n)d lines are not counted yet.", n=len(missing)))
-    for line in count.lines:
-        if variance(line) and not (line.variance_reason or why):
+    lines = sorted(count.lines, key=lambda ln: ln.lot_id)  # lock balances in a fixed order
+    on_books = {lot_id: int(q) for lot_id, q in session.execute(
+        select(StockBalance.lot_id, StockBalance.quantity)
+        .where(StockBalance.warehouse_id == count.warehouse_id, StockBalance.state == "available",
+               StockBalance.lot_id.in_([ln.lot_id for ln in lines]))
+        .order_by(StockBalance.lot_id).with_for_update())}
+    deltas = {line.id: line.counted_quantity - on_books.get(line.lot_id, 0) for line in lines}
+    for line in lines:
+        if deltas[line.id] and not (line.variance_reason or why):
             raise InvalidInput("reason", _("Give a reason for every difference (lot %(lot)s).",
                                            lot=line.lot.lot_no or line.lot.serial_no))
     movements = []
     ref = ("consignment_counts", count.id)
     with reason(session, why, action="close"):
-        for line in count.lines:
-            delta = variance(line)
+        for line in lines:
+            delta = deltas[line.id]
+            if line.expected_quantity != on_books.get(line.lot_id, 0):
+                line.expected_quantity = on_books.get(line.lot_id, 0)
             if not delta:
                 continue
             text_ = line.variance_reason or why
@@ -207,12 +228,6 @@ def close_count(session: Session, count: ConsignmentCount, user, why: str | None
                 movements.append(move(session, "adjustment", count.warehouse_id, line.lot_id, delta, None, "available",
                                       text_, ref, user.id))
             else:
-                have = session.scalar(select(StockBalance.quantity).where(
-                    StockBalance.warehouse_id == count.warehouse_id, StockBalance.lot_id == line.lot_id,
-                    StockBalance.state == "available").with_for_update()) or 0
-                if have < -delta:
-                    raise InvalidInput("form", _("Lot %(lot)s: only %(have)d left on the books now; count it again.",
-                                                 lot=line.lot.lot_no or line.lot.serial_no, have=have))
                 movements.append(move(session, "adjustment", count.warehouse_id, line.lot_id, -delta, "available", None,
                                       text_, ref, user.id))
         count.status = "closed"

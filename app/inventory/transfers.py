@@ -224,12 +224,44 @@ def transfer_decided(session: Session, request) -> None:
     closed. A transfer cancelled meanwhile stays cancelled."""
     if request.entity_type != "transfers" or request.entity_id is None:
         return
-    transfer = session.get(Transfer, int(request.entity_id))
+    transfer = session.scalar(select(Transfer).where(Transfer.id == int(request.entity_id))
+                              .with_for_update(of=Transfer).execution_options(populate_existing=True))
     if transfer is None or transfer.status != "requested":
         return
     if request.status in ("approved", "rejected"):
         transfer.status = request.status
         session.flush()
+
+
+#: which end of a transfer each step is done at: the sender ships and cancels, the
+#: receiver receives and inspects (reading needs either end in reach)
+STEP_ENDS = {"ship": "source", "cancel": "source", "receive": "destination", "inspect": "destination"}
+
+
+def may_act(session: Session, user, transfer: Transfer, step: str) -> bool:
+    """Whether ``user`` reaches the warehouse at the end of the transfer where ``step``
+    happens (a regional manager of the receiving region cannot ship from elsewhere)."""
+    end = STEP_ENDS[step]
+    warehouse_id = transfer.from_warehouse_id if end == "source" else transfer.to_warehouse_id
+    return warehouse_in_scope(session, ChannelScope.of(user), warehouse_id) is not None
+
+
+def _require_end(session: Session, transfer: Transfer, user, step: str) -> None:
+    if not may_act(session, user, transfer, step):
+        if STEP_ENDS[step] == "source":
+            raise InvalidInput("form", _("Only a user responsible for the sending warehouse can do this step."))
+        raise InvalidInput("form", _("Only a user responsible for the receiving warehouse can do this step."))
+
+
+def _lock(session: Session, transfer: Transfer) -> Transfer:
+    """Lock the transfer row (a second submit of the same step waits for the first) and
+    reread it and its lines, so the status checked next is the committed one."""
+    session.scalar(select(Transfer).where(Transfer.id == transfer.id).with_for_update(of=Transfer)
+                    .execution_options(populate_existing=True))
+    session.scalars(select(TransferLine).where(TransferLine.transfer_id == transfer.id)
+                    .execution_options(populate_existing=True)).all()
+    session.expire(transfer, ["lines"])
+    return transfer
 
 
 def _require(transfer: Transfer, *statuses: str) -> None:
@@ -241,7 +273,9 @@ def _require(transfer: Transfer, *statuses: str) -> None:
 def ship_transfer(session: Session, transfer: Transfer, user, values: dict, day: date | None = None) -> Transfer:
     """Pick lots FEFO at the source and put them in transit to the destination, with
     carrier, tracking number, ETA and the cold-chain flag. All or nothing: a line the
-    source cannot cover refuses the whole shipment."""
+    source cannot cover refuses the whole shipment. Done by someone reaching the source."""
+    _require_end(session, transfer, user, "ship")
+    _lock(session, transfer)
     _require(transfer, "approved")
     day = day or shanghai_today()
     carrier = coerce.text(values, "carrier", required=True, max_length=100)
@@ -283,7 +317,10 @@ def ship_transfer(session: Session, transfer: Transfer, user, values: dict, day:
 
 def receive_transfer(session: Session, transfer: Transfer, user, received: dict, why: str | None = None) -> Transfer:
     """Goods arrived: per line the units received go from in transit into inspection at
-    the destination; a shortfall needs a reason and is written off from in transit."""
+    the destination; a shortfall needs a reason and is written off from in transit.
+    Done by someone reaching the destination."""
+    _require_end(session, transfer, user, "receive")
+    _lock(session, transfer)
     _require(transfer, "shipped")
     why = (why or "").strip() or None
     ref = ("transfers", transfer.id)
@@ -315,7 +352,9 @@ def receive_transfer(session: Session, transfer: Transfer, user, received: dict,
 
 def inspect_transfer(session: Session, transfer: Transfer, user, accepted: dict, why: str | None = None) -> Transfer:
     """QC at the destination: accepted units become available, the rest is quarantined
-    (with a reason); the transfer is completed."""
+    (with a reason); the transfer is completed. Done by someone reaching the destination."""
+    _require_end(session, transfer, user, "inspect")
+    _lock(session, transfer)
     _require(transfer, "received")
     why = (why or "").strip() or None
     ref = ("transfers", transfer.id)
@@ -346,10 +385,13 @@ def inspect_transfer(session: Session, transfer: Transfer, user, accepted: dict,
 
 def cancel_transfer(session: Session, transfer: Transfer, user, why: str) -> Transfer:
     """Called off before it ships; an approval still open is withdrawn when the
-    requester cancels (otherwise its decision will find the transfer cancelled)."""
+    requester cancels (otherwise its decision will find the transfer cancelled).
+    Done by someone reaching the source."""
     from app.compliance import approvals
     from app.compliance.models import ApprovalRequest
 
+    _require_end(session, transfer, user, "cancel")
+    _lock(session, transfer)
     _require(transfer, "requested", "approved")
     why = (why or "").strip()
     if not why:

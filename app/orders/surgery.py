@@ -177,12 +177,21 @@ def report_surgery(session: Session, user, values: dict, day: date | None = None
     return report
 
 
+def _lock(session: Session, report: SurgeryReport) -> SurgeryReport:
+    """Lock the report row and reread it: of two decisions on the same report (a double
+    confirm, a confirm racing a reject) the second waits and then sees the first's."""
+    session.scalar(select(SurgeryReport).where(SurgeryReport.id == report.id).with_for_update(of=SurgeryReport)
+                    .execution_options(populate_existing=True))
+    return report
+
+
 def confirm_surgery_report(session: Session, report: SurgeryReport, user) -> Order:
     """The manufacturer confirms: the units are consumed at the location and sold to the
     dealer for the hospital at the price ``resolve_price`` gives on the surgery date."""
     from app.pricing.queries import resolve_price
     from app.pricing.rules import PRICE_LIST
 
+    _lock(session, report)
     if report.status != "reported":
         raise InvalidInput("form", _("This report is already decided."))
     prices = {}
@@ -232,6 +241,7 @@ def confirm_surgery_report(session: Session, report: SurgeryReport, user) -> Ord
 
 
 def reject_surgery_report(session: Session, report: SurgeryReport, user, why: str) -> SurgeryReport:
+    _lock(session, report)
     if report.status != "reported":
         raise InvalidInput("form", _("This report is already decided."))
     why = (why or "").strip()

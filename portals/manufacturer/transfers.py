@@ -3,7 +3,7 @@
 allows (ship, receive, inspect, cancel), its lines, lots, ledger rows and history."""
 from __future__ import annotations
 
-from flask import flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -88,7 +88,10 @@ def transfer_page(transfer, errors: dict | None = None, form: dict | None = None
         statuses=tr.status_labels(), movements=tr.transfer_movements(db.session, transfer),
         movement_labels=tr.movement_labels(), state_labels=tr.state_labels(),
         history=audit_q.history(db.session, "transfers", str(transfer.id)),
-        can_act=RHTransferShip.allows(current_user), can_inspect=RHTransferInspect.allows(current_user),
+        can_ship=RHTransferShip.allows(current_user) and tr.may_act(db.session, current_user, transfer, "ship"),
+        can_receive=RHTransferReceive.allows(current_user) and tr.may_act(db.session, current_user, transfer, "receive"),
+        can_inspect=RHTransferInspect.allows(current_user) and tr.may_act(db.session, current_user, transfer, "inspect"),
+        can_cancel=RHTransferCancel.allows(current_user) and tr.may_act(db.session, current_user, transfer, "cancel"),
         today=shanghai_today())
 
 
@@ -98,8 +101,16 @@ class RHTransfer(RHTransferRecord):
 
 
 class _RHTransferAction(RHTransferRecord):
+    """One step on a transfer: reading needs either end in reach, a step the end where
+    it happens (ship and cancel the source, receive and inspect the destination)."""
+
     roles = tr.TRANSFER_ROLES
     done_message = ""
+    step = ""
+
+    def _check_access(self):
+        if not tr.may_act(db.session, current_user, self.transfer, self.step):
+            abort(403)
 
     def act(self):
         raise NotImplementedError
@@ -116,6 +127,8 @@ class _RHTransferAction(RHTransferRecord):
 
 
 class RHTransferShip(_RHTransferAction):
+    step = "ship"
+
     def act(self):
         tr.ship_transfer(db.session, self.transfer, current_user, request.form.to_dict())
         self.done_message = _("Shipped: the units are in transit.")
@@ -130,6 +143,8 @@ def _per_line(prefix: str) -> dict:
 
 
 class RHTransferReceive(_RHTransferAction):
+    step = "receive"
+
     def act(self):
         tr.receive_transfer(db.session, self.transfer, current_user, _per_line("received-"), request.form.get("reason"))
         self.done_message = _("Received into inspection.")
@@ -137,6 +152,7 @@ class RHTransferReceive(_RHTransferAction):
 
 class RHTransferInspect(_RHTransferAction):
     roles = tr.TRANSFER_INSPECTORS
+    step = "inspect"
 
     def act(self):
         tr.inspect_transfer(db.session, self.transfer, current_user, _per_line("accepted-"), request.form.get("reason"))
@@ -144,6 +160,8 @@ class RHTransferInspect(_RHTransferAction):
 
 
 class RHTransferCancel(_RHTransferAction):
+    step = "cancel"
+
     def act(self):
         tr.cancel_transfer(db.session, self.transfer, current_user, request.form.get("reason", ""))
         self.done_message = _("Transfer cancelled.")
