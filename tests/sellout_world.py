@@ -37,10 +37,25 @@ def sellout_world(app):
             set_context(session, Actor.system("test seed"))
             seed_tenant(session, slug, data.TENANTS["acme"])
             session.add(Warehouse(code="WH-SZ", name="苏州总仓", kind="central"))
+            _authorize_in_own_province(session)
         db.session.remove()
     yield slug
     with app.app_context():
         drop_tenant(db.engine, slug)
+
+
+def _authorize_in_own_province(session) -> None:
+    """Each dealer may sell the CV line in its own province (as in the demo's master data),
+    so that it may report sales and register projects at that province's hospitals."""
+    from app.catalog.models import ProductLine
+    from app.channel.models import Authorization
+
+    today = date.today()
+    line_id = session.scalar(select(ProductLine.id).where(ProductLine.code == "CV"))
+    for d in session.scalars(select(Dealer).order_by(Dealer.code)):
+        session.add(Authorization(code=f"AUTH-W-{d.code}", dealer_id=d.id, product_line_id=line_id, region_id=d.region_id,
+                                  valid_from=today - timedelta(days=730), valid_until=today + timedelta(days=730)))
+    session.flush()
 
 
 def at_shanghai(day: date, hour: int = 12, minute: int = 0) -> datetime:
@@ -94,6 +109,21 @@ def return_goods(session, dealer_code: str, lot, quantity: int, status: str = "r
     session.add(ret)
     session.flush()
     return ret
+
+
+def authorize(session, dealer_code: str, hospital_codes: list[str], valid_from: date, valid_until: date,
+              line: str = "CV"):
+    """An authorization of the dealer for a product line at named hospitals."""
+    from app.catalog.models import ProductLine
+    from app.channel.models import Authorization
+
+    auth = Authorization(code="AUTH-T-" + uuid.uuid4().hex[:10].upper(), dealer_id=dealer(session, dealer_code).id,
+                         product_line_id=session.scalar(select(ProductLine.id).where(ProductLine.code == line)),
+                         hospital_ids=[hospital(session, c).id for c in hospital_codes], valid_from=valid_from,
+                         valid_until=valid_until)
+    session.add(auth)
+    session.flush()
+    return auth
 
 
 def lot_tag() -> str:

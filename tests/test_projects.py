@@ -14,7 +14,7 @@ from app.identity.models import User
 from app.orders import projects
 from app.orders.models import ProjectRegistration
 from tests.conftest import PASSWORD
-from tests.sellout_world import dealer, hospital, sku, sellout_world  # noqa: F401
+from tests.sellout_world import authorize, dealer, hospital, sku, sellout_world  # noqa: F401
 
 TODAY = shanghai_today()
 
@@ -46,6 +46,11 @@ def chain(world, app):
             set_context(session, Actor.system("test"))
             if not session.scalar(select(ApprovalChain).where(ApprovalChain.kind == "project_registration")):
                 approvals.add_step(session, "project_registration", approvals.StepSpec("渠道审批", "channel_manager"))
+            # a dealer registers only where it may sell: dealer1 (上海) and dealer2 (广东) are
+            # also authorized at a few hospitals by name, so that both can claim one of them
+            authorize(session, "D-SH-001", ["H-ZJ-001", "H-SD-001", "H-GD-002"], TODAY - timedelta(days=30),
+                      TODAY + timedelta(days=365))
+            authorize(session, "D-GD-001", ["H-ZJ-001"], TODAY - timedelta(days=30), TODAY + timedelta(days=365))
         db.session.remove()
     return world
 
@@ -112,6 +117,33 @@ def test_registration_input_is_checked(chain, as_tenant):
             assert caught.value.field == field, (extra, caught.value.message)
         ok = register(session, world, "dealer1", "D-SH-001", "H-SD-001", ["CV-GW-0141"], department="导管室")
         assert ok.department == "导管室"
+
+
+def test_a_dealer_registers_projects_only_at_hospitals_it_may_sell_to(chain, as_tenant, signed_in):
+    world = chain
+    with as_tenant(world) as session:
+        with pytest.raises(InvalidInput) as caught:
+            with session.begin_nested():
+                register(session, world, "dealer1", "D-SH-001", "H-GD-001", ["CV-DES-2518"])
+        assert caught.value.field == "hospital_id" and "中山大学附属第一医院" in caught.value.message
+        # an authorization by name that has lapsed no longer counts
+        authorize(session, "D-SH-001", ["H-GD-004"], TODAY - timedelta(days=60), TODAY - timedelta(days=1))
+        with pytest.raises(InvalidInput) as caught:
+            with session.begin_nested():
+                register(session, world, "dealer1", "D-SH-001", "H-GD-004", ["CV-DES-2518"])
+        assert caught.value.field == "hospital_id"
+        gd1 = hospital(session, "H-GD-001")
+        gd1.departments = ["杂交手术室"]
+        gd1_id, s1 = gd1.id, sku(session, "CV-DES-2518").id
+    d1 = signed_in(world, "dealer1")
+    form = d1.get("/dealer/projects/new").get_data(as_text=True)
+    assert "(H-SH-001)" in form and "(H-ZJ-001)" in form and "(H-GD-001)" not in form and "(H-GD-004)" not in form
+    fragment = d1.get(f"/dealer/projects/new?hospital_id={gd1_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "杂交手术室" not in fragment
+    refused_post = d1.post("/dealer/projects/new", {"hospital_id": gd1_id, "valid_until": (TODAY + timedelta(days=90)).isoformat(),
+                                                    "sku_id_0": s1, "expected_quantity_0": "5"})
+    assert refused_post.status_code == 400 and 'id="hospital_id-error"' in refused_post.get_data(as_text=True)
+    assert "(H-GD-001)" in signed_in(world, "dealer2").get("/dealer/projects/new").get_data(as_text=True)
 
 
 # --- pages --------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from app.core.i18n import shanghai_today
 from app.inventory import sellout
 from app.inventory.models import SellOutLine
 from app.compliance.models import AuditEvent, ImportRun
-from tests.sellout_world import (at_shanghai, dealer, deliver, hospital, lot_tag, return_goods, sku,  # noqa: F401
-                                 sellout_world)
+from tests.sellout_world import (at_shanghai, authorize, dealer, deliver, hospital, lot_tag, return_goods,  # noqa: F401
+                                 sellout_world, sku)
 
 TODAY = shanghai_today()
 
@@ -129,6 +129,62 @@ def test_an_inactive_hospital_and_a_zero_quantity_are_refused(world, as_tenant):
         assert refused(session, "D-SH-001", lot, "2.5").field == "quantity"
         assert refused(session, "D-SH-001", lot, 1, unit_price="abc").field == "unit_price"
         assert refused(session, "D-SH-001", lot, 1, invoice_no="").field == "invoice_no"
+
+
+def test_a_dealer_reports_sales_only_to_hospitals_it_may_sell_to(world, as_tenant, signed_in):
+    with as_tenant(world) as session:
+        lot = deliver(session, "D-SH-001", "CV-DES-2523", lot_tag(), 10, TODAY - timedelta(days=30))
+        err = refused(session, "D-SH-001", lot, 1, hospital_code="H-GD-001")  # 广东: dealer2's territory
+        assert err.field == "hospital_id" and TODAY.isoformat() in err.message and "中山大学附属第一医院" in err.message
+        # a hospital named in an authorization from ten days ago: sales from that day on
+        authorize(session, "D-SH-001", ["H-GD-003"], TODAY - timedelta(days=10), TODAY + timedelta(days=300))
+        assert refused(session, "D-SH-001", lot, 1, hospital_code="H-GD-003",
+                       sold_on=TODAY - timedelta(days=11)).field == "hospital_id"
+        sale(session, "D-SH-001", lot, 1, hospital_code="H-GD-003", sold_on=TODAY - timedelta(days=10))
+        sale(session, "D-SH-001", lot, 1, hospital_code="H-SH-002")
+        gd1, lot_id, sku_id, lot_no = hospital(session, "H-GD-001").id, lot.id, lot.sku_id, lot.lot_no
+    client = signed_in(world, "dealer1")
+    form = client.get("/dealer/sell-out/new").get_data(as_text=True)
+    assert "(H-SH-002)" in form and "(H-GD-003)" in form and "(H-GD-001)" not in form
+    posted = client.post("/dealer/sell-out/new", {"sold_on": TODAY.isoformat(), "hospital_id": gd1, "sku_id": sku_id,
+                                                  "lot_id": lot_id, "quantity": "1", "unit_price": "100",
+                                                  "invoice_no": "NA-1"})
+    assert posted.status_code == 400 and 'id="hospital_id-error"' in posted.get_data(as_text=True)
+    uploaded = upload(client, csv_bytes([[TODAY.isoformat(), "H-GD-001", "CV-DES-2523", lot_no, "", 1, "100", "NA-2"]]))
+    assert uploaded.status_code == 400 and "H-GD-001" in uploaded.get_data(as_text=True)
+    assert "(H-GD-001)" in signed_in(world, "dealer2").get("/dealer/sell-out/new").get_data(as_text=True)
+    with as_tenant(world) as session:
+        assert not session.scalar(select(func.count()).select_from(SellOutLine).where(
+            SellOutLine.hospital_id == gd1, SellOutLine.lot_id == lot_id))
+
+
+def test_a_quantity_that_is_no_whole_number_is_refused_not_a_crash(world, as_tenant, signed_in):
+    with as_tenant(world) as session:
+        lot = deliver(session, "D-SH-001", "CV-DES-3028", lot_tag(), 10, TODAY - timedelta(days=3))
+        for bad in ("nan", "NaN", "inf", "-inf", "1e999999", "1e3", "9" * 5000, "-1", "0", "1000001", "2.0",
+                    Decimal("NaN"), Decimal("1E+999999"), float("nan"), float("inf"), 10**5000, True):
+            assert refused(session, "D-SH-001", lot, bad).field == "quantity", str(bad)[:20]
+        assert sale(session, "D-SH-001", lot, " 003 ").quantity == 3
+        lot_id, sku_id, hid = lot.id, lot.sku_id, hospital(session, "H-SH-001").id
+    client = signed_in(world, "dealer1")
+    for bad in ("nan", "inf", "1e999999"):
+        response = client.post("/dealer/sell-out/new", {"sold_on": TODAY.isoformat(), "hospital_id": hid, "sku_id": sku_id,
+                                                        "lot_id": lot_id, "quantity": bad, "unit_price": "100",
+                                                        "invoice_no": "Q-1"})
+        assert response.status_code == 400 and 'id="quantity-error"' in response.get_data(as_text=True), bad
+
+
+def test_whole_numbers_are_read_from_any_text_without_crashing(app):
+    from app.core import coerce
+
+    with app.test_request_context():
+        for bad in ("nan", "inf", "1e999999", "9" * 5000, "0" * 5000 + "1" * 40, "-3", "+3", "３", "3.0", 10**5000,
+                    float("nan"), Decimal("Infinity"), False):
+            with pytest.raises(InvalidInput):
+                coerce.whole({"n": bad}, "n", 1, 10)
+        assert coerce.whole({"n": " 007 "}, "n", 1, 10) == 7
+        assert coerce.whole({"n": "0" * 5000 + "3"}, "n", 1, 10) == 3
+        assert coerce.whole({"n": Decimal(4)}, "n", 1, 10) == 4
 
 
 def test_two_reports_at_once_cannot_both_sell_the_last_units(world, as_tenant, app):
@@ -298,6 +354,16 @@ def test_sell_out_pages_refuse_the_wrong_people(world, signed_in):
     assert bad_month.status_code == 400 and "YYYY-MM" in bad_month.get_data(as_text=True)
 
 
+def test_a_month_outside_2000_to_2100_is_a_bad_filter_not_a_crash(world, signed_in):
+    for local, path in (("channel", "/manufacturer/sell-out"), ("dealer1", "/dealer/sell-out")):
+        client = signed_in(world, local)
+        for month in ("9999-12", "2101-01", "1999-12", "0001-01", "-1-01"):
+            response = client.get(f"{path}?month={month}")
+            assert response.status_code == 400 and "YYYY-MM" in response.get_data(as_text=True), (path, month)
+        for month in ("2100-12", "2000-01"):
+            assert client.get(f"{path}?month={month}").status_code == 200, (path, month)
+
+
 def test_another_tenants_dealer_cannot_reach_these_pages(world, as_tenant, signed_in):
     with as_tenant(world) as session:
         gd = dealer(session, "D-GD-001").id
@@ -368,6 +434,17 @@ def test_upload_sells_only_for_the_signed_in_dealer(world, as_tenant, signed_in)
     rows = [[TODAY.isoformat(), "H-GD-001", "CV-INF-30", lot_no, "", 1, "50", "G-1"]]
     response = upload(signed_in(world, "dealer2"), csv_bytes(rows))
     assert response.status_code == 400 and "not received" in response.get_data(as_text=True)
+
+
+def test_an_upload_by_a_user_of_no_dealer_is_refused_in_a_sentence(world, as_tenant):
+    from flask_babel import force_locale
+
+    from app.inventory.imports import _apply_sell_out
+
+    with as_tenant(world) as session, force_locale("en"):
+        with pytest.raises(InvalidInput) as caught:
+            _apply_sell_out(session, {}, None, None)
+    assert caught.value.field is None and caught.value.message == "Only a dealer's users can upload sell-out."
 
 
 def test_sell_out_template_has_the_chinese_headers(world, signed_in):

@@ -108,11 +108,18 @@ def whole(values: dict, field: str, low: int, high: int, default: int | None = N
         if required:
             raise InvalidInput(field, _("This field is required."))
         return default
-    text_value = str(value).strip()
-    if isinstance(value, bool) or not (isinstance(value, int) or (text_value.isascii() and text_value.isdigit())) \
-            or not low <= int(text_value) <= high:
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = int(value)
+    else:
+        # digits only (no sign, point, exponent, nan or inf); a length cap first, as int()
+        # refuses text of more than 4,300 digits with a ValueError
+        text_value = str(value).strip()
+        if text_value.isascii() and text_value.isdigit() and len(text_value.lstrip("0")) <= 30:
+            number = int(text_value.lstrip("0") or "0")
+    if number is None or not low <= number <= high:
         raise InvalidInput(field, _("Enter a whole number from %(low)d to %(high)d.", low=low, high=high))
-    return int(text_value)
+    return number
 
 
 def choice(values: dict, field: str, choices, default: str | None = None) -> str:

@@ -3,6 +3,7 @@ hospitals as .xlsx or .csv; every row goes through ``record_sell_out`` for the s
 dealer only, all rows or none."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.catalog.models import Sku
@@ -20,7 +21,7 @@ def _apply_sell_out(session, values, existing, user):
 
     dealer = session.get(Dealer, user.dealer_id) if user is not None and user.dealer_id else None
     if dealer is None:
-        raise InvalidInput(None, "no dealer")
+        raise InvalidInput(None, _("Only a dealer's users can upload sell-out."))
     try:
         return record_sell_out(session, dealer, user, values, source="import",
                                import_run_id=session.info.get(RUN_KEY))

@@ -31,6 +31,7 @@ from app.core.i18n import shanghai_today
 from app.core.pagination import Page, keyset_page
 from app.inventory.models import Lot, SellOutLine
 from app.orders.models import Order, ReturnLine, ReturnRequest, Shipment, ShipmentLine
+from app.orders.queries import may_sell_to
 
 COVER_WINDOW_DAYS = 90
 SOURCES = ("form", "import", "api")
@@ -68,12 +69,15 @@ def add_months(month: date, n: int) -> date:
 
 
 def parse_month(value: str | None) -> date | None:
-    """"2026-11" → date(2026, 11, 1); blank → None; anything else → InvalidInput."""
+    """"2026-11" → date(2026, 11, 1); blank → None; anything else, or a year outside
+    2000–2100 (the list adds a month to it), → InvalidInput."""
     value = (value or "").strip()
     if not value:
         return None
     try:
         year, mon = value.split("-")
+        if not (year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100):
+            raise ValueError(year)
         return date(int(year), int(mon), 1)
     except ValueError:
         raise InvalidInput("month", _("Enter a month as YYYY-MM.")) from None
@@ -161,22 +165,7 @@ def _lock_dealer(session: Session, dealer_id: int) -> None:
 
 
 def _quantity(values: dict) -> int:
-    raw = values.get("quantity")
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise InvalidInput("quantity", _("This field is required."))
-    if isinstance(raw, bool):
-        raise InvalidInput("quantity", _("Enter a whole number."))
-    try:
-        number = raw if isinstance(raw, (int, Decimal)) else Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise InvalidInput("quantity", _("Enter a whole number.")) from None
-    if number != int(number):
-        raise InvalidInput("quantity", _("Enter a whole number."))
-    if int(number) <= 0:
-        raise InvalidInput("quantity", _("The quantity must be at least 1."))
-    if int(number) > 1_000_000:
-        raise InvalidInput("quantity", _("Enter a number from %(low)s to %(high)s.", low=1, high=1_000_000))
-    return int(number)
+    return coerce.whole(values, "quantity", 1, 1_000_000, required=True)
 
 
 def _unit_price(values: dict) -> Decimal:
@@ -244,6 +233,9 @@ def record_sell_out(session: Session, dealer: Dealer, user, values: dict, source
         raise InvalidInput("hospital_id", _("Choose a hospital from the list."))
     if hospital.status != "active":
         raise InvalidInput("hospital_id", _("%(name)s is not an active hospital.", name=hospital.name))
+    if not may_sell_to(session, dealer.id, hospital.id, sold_on):
+        raise InvalidInput("hospital_id", _("On %(day)s you were not authorized to sell to %(name)s.",
+                                            day=sold_on.isoformat(), name=hospital.name))
     sku_id = coerce.ident(values, "sku_id", required=True)
     sku = session.get(Sku, sku_id) if sku_id else None
     if sku is None:

@@ -23,6 +23,7 @@ from app.core.i18n import shanghai_today
 from app.core.numbering import assign_number
 from app.core.pagination import Page, keyset_page
 from app.orders.models import ProjectRegistration, ProjectRegistrationLine
+from app.orders.queries import may_sell_to
 
 OPEN_STATUSES = ("submitted", "approved")
 MAX_LINES = 50
@@ -83,6 +84,8 @@ def register_project(session: Session, dealer: Dealer, user, values: dict, today
         raise InvalidInput("hospital_id", _("Choose a hospital from the list."))
     if hospital.status != "active":
         raise InvalidInput("hospital_id", _("%(name)s is not an active hospital.", name=hospital.name))
+    if not may_sell_to(session, dealer.id, hospital.id, today):
+        raise InvalidInput("hospital_id", _("You are not authorized to sell to %(name)s.", name=hospital.name))
     department = coerce.text(values, "department", max_length=60)
     if department and hospital.departments and department not in hospital.departments:
         raise InvalidInput("department", _("%(hospital)s has no department “%(department)s”.", hospital=hospital.name,

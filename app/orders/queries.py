@@ -122,18 +122,33 @@ def orderable_skus(session: Session, dealer_id: int, day: date) -> list[Sku]:
         Sku.product_line_id.in_(lines or [0]), Sku.id.in_(skus or [0]))).order_by(Sku.code)))
 
 
-def sellable_hospitals(session: Session, dealer_id: int, day: date, limit: int = 1000) -> list[Hospital]:
-    """Active hospitals in the territory of the dealer's authorizations today."""
+def _territory(session: Session, dealer_id: int, day: date):
+    """The SQL condition on Hospital for the territory of the dealer's authorizations on
+    ``day`` (named hospitals, or the subtree of a region); None when it has none."""
     auths = _dealer_auths(session, dealer_id, day)
     named = {i for a in auths for i in (a.hospital_ids or ())}
     paths = [a.region.path for a in auths if a.region_id]
     conds = [Hospital.id.in_(named)] if named else []
     if paths:
         conds.append(Hospital.region_id.in_(select(Region.id).where(or_(*[Region.path.startswith(p) for p in paths]))))
-    if not conds:
+    return or_(*conds) if conds else None
+
+
+def sellable_hospitals(session: Session, dealer_id: int, day: date, limit: int = 1000) -> list[Hospital]:
+    """Active hospitals in the territory of the dealer's authorizations today."""
+    territory = _territory(session, dealer_id, day)
+    if territory is None:
         return []
-    return list(session.scalars(select(Hospital).where(Hospital.status == "active", or_(*conds))
+    return list(session.scalars(select(Hospital).where(Hospital.status == "active", territory)
                                 .order_by(Hospital.name).limit(limit)))
+
+
+def may_sell_to(session: Session, dealer_id: int, hospital_id: int, day: date) -> bool:
+    """Whether the hospital is in the territory of the dealer's authorizations on ``day``
+    (the test behind ``sellable_hospitals``, for one hospital, whatever its status)."""
+    territory = _territory(session, dealer_id, day)
+    return territory is not None and session.scalar(
+        select(Hospital.id).where(Hospital.id == hospital_id, territory)) is not None
 
 
 # --- quotes -------------------------------------------------------------------------------------
@@ -160,7 +175,7 @@ def quote_for(session: Session, scope: ChannelScope, quote_id: int) -> Quote | N
     return session.scalars(stmt.where(Quote.id == quote_id)).unique().one_or_none()
 
 
-__all__ = ["orders_page", "order_for", "allocations_of", "timeline", "orderable_skus", "sellable_hospitals",
+__all__ = ["orders_page", "order_for", "allocations_of", "timeline", "orderable_skus", "sellable_hospitals", "may_sell_to",
            "quotes_page", "quote_for", "quote_status", "OrderFilter", "STATUS_LABELS", "QUOTE_LABELS"]
 
 

@@ -7,8 +7,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.catalog.models import Sku
-from app.channel import queries as channel_q
-from app.channel.models import Hospital
 from app.channel.queries import ChannelScope
 from app.core.coerce import as_id
 from app.core.db import db
@@ -17,6 +15,7 @@ from app.core.errors import InvalidInput
 from app.core.handlers import RHDealer, get_or_404
 from app.core.htmx import redirect, render_page
 from app.orders import projects
+from app.orders import queries as orders_q
 from app.orders.models import PROJECT_STATUSES
 from portals.forms import refused
 from sqlalchemy import select
@@ -47,8 +46,9 @@ class RHProjectNew(RHDealer):
     roles = REGISTRANTS
 
     def _page(self, values, errors, status=200):
-        hospitals = channel_q.hospital_choices(db.session)
-        hospital = db.session.get(Hospital, as_id(values.get("hospital_id"))) if as_id(values.get("hospital_id")) else None
+        hospitals = orders_q.sellable_hospitals(db.session, current_user.dealer_id, shanghai_today())
+        # only the departments of a hospital we may sell to
+        hospital = next((h for h in hospitals if h.id == as_id(values.get("hospital_id"))), None)
         skus = list(db.session.execute(select(Sku.id, Sku.code, Sku.name).where(Sku.status == "active").order_by(Sku.code)))
         return render_page("dealer/project_form.html", block="department", values=values, errors=errors, status=status,
                            line_rows=LINE_ROWS,

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.channel import queries as channel_q
 from app.channel.queries import ChannelScope
 from app.compliance import imports as data_imports
 from app.compliance.models import Document, ImportRun
@@ -24,6 +23,7 @@ from app.core.i18n import shanghai_today
 from app.core.storage import get_storage
 from app.inventory import sellout
 from app.inventory.imports import RUN_KEY, SELL_OUT_ROLES, SELL_OUT_SPEC
+from app.orders import queries as orders_q
 from portals.forms import refused
 
 FORM_FIELDS = ("sold_on", "hospital_id", "sku_id", "lot_id", "lot_no", "serial_no", "quantity", "unit_price", "invoice_no")
@@ -53,7 +53,7 @@ class RHSellOut(RHDealer):
 
 
 def _choices(dealer_id: int, sku_id=None) -> dict:
-    """The form's choices: hospitals, the SKUs we received, and the lots we still hold
+    """The form's choices: the hospitals we may sell to, the SKUs we received, and the lots we still hold
     (only the chosen SKU's once one is chosen)."""
     lots = sellout.received_lots(db.session, dealer_id)
     skus = {}
@@ -62,7 +62,8 @@ def _choices(dealer_id: int, sku_id=None) -> dict:
     chosen = as_id(sku_id)
     if chosen in skus:
         lots = [lot for lot in lots if lot.sku_id == chosen]
-    return {"hospitals": [(h.id, f"{h.name} ({h.code})") for h in channel_q.hospital_choices(db.session)],
+    hospitals = orders_q.sellable_hospitals(db.session, dealer_id, shanghai_today())
+    return {"hospitals": [(h.id, f"{h.name} ({h.code})") for h in hospitals],
             "skus": sorted(skus.items(), key=lambda kv: kv[1]),
             "lots": [(lot.lot_id, _("%(sku)s · lot %(lot)s · %(n)d held", sku=lot.sku_code,
                                     lot=lot.lot_no or lot.serial_no, n=lot.stock)) for lot in lots if lot.stock > 0]}
