@@ -169,7 +169,7 @@ def test_dealer_registers_by_form_and_the_other_dealer_sees_only_that_a_claim_ex
     second = d2.post("/dealer/projects/new", dict(data, note="另一家"))
     assert second.status_code == 303
     page = d2.get(second.headers["Location"]).get_data(as_text=True)
-    assert "Another dealer has registered this hospital for these products" in page or "另一" in page
+    assert "已有其他经销商就这些产品报备了该医院" in page
     assert "华东医疗器械有限公司" not in page and "D-SH-001" not in page and "年度手术量" not in page
     # dealer2 cannot open dealer1's registration, nor withdraw it
     assert d2.get(first_url).status_code == 404
@@ -185,7 +185,7 @@ def test_dealer_registers_by_form_and_the_other_dealer_sees_only_that_a_claim_ex
     assert f"/manufacturer/projects/{first_id}" in listing  # the earlier claim is flagged too
     # dealer1 learns that a later claim exists, not whose
     first_page = d1.get(first_url).get_data(as_text=True)
-    assert "Another dealer has registered" in first_page and "广州百仕达" not in first_page and "另一家" not in first_page
+    assert "已有其他经销商就这些产品报备了该医院" in first_page and "广州百仕达" not in first_page
     # regional managers: south sees a Guangdong hospital's claims, east does not
     assert signed_in(world, "sales.south").get(f"/manufacturer/projects/{second_id}").status_code == 200
     assert signed_in(world, "sales.east").get(f"/manufacturer/projects/{second_id}").status_code == 404

@@ -57,7 +57,7 @@ def test_a_lot_the_dealer_never_received_is_refused(world, as_tenant):
     with as_tenant(world) as session:
         lot = deliver(session, "D-SH-002", "CV-DES-2518", lot_tag(), 10, TODAY - timedelta(days=5))
         err = refused(session, "D-SH-001", lot, 1)
-        assert err.field == "lot_id" and "not received" in err.message
+        assert err.field == "lot_id" and "没有收到过" in err.message
 
 
 def test_a_typed_lot_number_nobody_received_is_refused_next_to_the_lot_field(world, as_tenant):
@@ -248,7 +248,7 @@ def test_channel_stock_page_shows_the_dealers_own_stock_and_no_sales(world, as_t
     page = signed_in(world, "dealer1").get("/dealer/channel-stock")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and tag in html and "SH-ASD-20" in html
-    assert "no sales" in html
+    assert "无销量" in html
     other = signed_in(world, "dealer2").get("/dealer/channel-stock").get_data(as_text=True)
     assert tag not in other
 
@@ -433,7 +433,7 @@ def test_upload_sells_only_for_the_signed_in_dealer(world, as_tenant, signed_in)
         lot_no = deliver(session, "D-SH-001", "CV-INF-30", lot_tag(), 4, TODAY - timedelta(days=5)).lot_no
     rows = [[TODAY.isoformat(), "H-GD-001", "CV-INF-30", lot_no, "", 1, "50", "G-1"]]
     response = upload(signed_in(world, "dealer2"), csv_bytes(rows))
-    assert response.status_code == 400 and "not received" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "没有收到过" in response.get_data(as_text=True)
 
 
 def test_an_upload_by_a_user_of_no_dealer_is_refused_in_a_sentence(world, as_tenant):
