@@ -14,7 +14,7 @@ from tests.browser.test_journeys import no_sideways_scroll, sign_in
 pytestmark = pytest.mark.browser
 
 STATUS = {"approved": ("已同意", "Approved"), "shipped": ("在途", "In transit"),
-          "received": ("已收货，待检", "Received, in inspection"), "completed": ("已完成", "Completed")}
+          "received": ("已收货，在检", "Received, in inspection"), "completed": ("已完成", "Completed")}
 
 
 def test_request_ship_receive_and_inspect_a_transfer(page_for, as_tenant):
