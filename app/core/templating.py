@@ -116,12 +116,25 @@ def forget_approvals_waiting(user) -> None:
     get_redis().delete(_waiting_key(user))
 
 
+_CAN_OPEN: dict[tuple, bool] = {}
+
+
 def can_open(endpoint: str) -> bool:
     """Whether the signed-in user may open ``endpoint``: the handler's own declaration
-    decides, so the navigation never repeats a role list."""
-    view = current_app.view_functions.get(endpoint)
-    handler = getattr(view, "view_class", None)
-    return handler is not None and handler.allows(current_user)
+    decides, so the navigation never repeats a role list. A handler's answer depends on
+    the portal and roles only, so it is remembered per (endpoint, portal, roles): the
+    menu asks two dozen times on every page."""
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
+        key = (endpoint, None, ())
+    else:
+        key = (endpoint, user.portal, tuple(user.roles))
+    answer = _CAN_OPEN.get(key)
+    if answer is None:
+        view = current_app.view_functions.get(endpoint)
+        handler = getattr(view, "view_class", None)
+        answer = _CAN_OPEN[key] = handler is not None and handler.allows(user)
+    return answer
 
 
 def portal_home() -> str | None:

@@ -70,11 +70,12 @@ def warehouse_detail(session: Session, scope: ChannelScope, warehouse_id: int) -
     return session.scalar(_warehouse_scope(select(Warehouse), scope).where(Warehouse.id == warehouse_id))
 
 
-def warehouse_choices(session: Session, scope: ChannelScope, active_only: bool = True) -> list[Warehouse]:
-    stmt = select(Warehouse).order_by(Warehouse.code)
+def warehouse_choices(session: Session, scope: ChannelScope, active_only: bool = True) -> list:
+    """(id, code, name) of the warehouses in reach, for a filter or a choice."""
+    stmt = select(Warehouse.id, Warehouse.code, Warehouse.name).order_by(Warehouse.code)
     if active_only:
         stmt = stmt.where(Warehouse.status == "active")
-    return list(session.scalars(_warehouse_scope(stmt, scope)))
+    return list(session.execute(_warehouse_scope(stmt, scope)))
 
 
 def _state_sums():
@@ -160,8 +161,10 @@ class StockRow:
     states: dict[str, int]
 
 
-def product_lines(session: Session) -> list[ProductLine]:
-    return list(session.scalars(select(ProductLine).order_by(ProductLine.code)))
+def product_lines(session: Session) -> list:
+    """(id, code, name, name_en) of every product line, for the filter."""
+    return list(session.execute(select(ProductLine.id, ProductLine.code, ProductLine.name, ProductLine.name_en)
+                                .order_by(ProductLine.code)))
 
 
 def lots_in(session: Session, warehouse_id: int, sku_id: int) -> list:
