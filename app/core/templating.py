@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
         audit_label=audit_label,
         approvals_waiting=approvals_waiting,
         can_open=can_open,
+        plain_url=plain_url,
         action_keys=sorted(ACTION_LABELS),
         portal_labels=PORTAL_LABELS,
         role_keys={portal: list(roles) for portal, roles in ROLES.items()},
@@ -117,6 +118,17 @@ def forget_approvals_waiting(user) -> None:
 
 
 _CAN_OPEN: dict[tuple, bool] = {}
+_PLAIN_URLS: dict[tuple, str] = {}
+
+
+def plain_url(endpoint: str) -> str:
+    """``url_for(endpoint)`` for a page without arguments, remembered per script root
+    (the menu builds two dozen of these on every page)."""
+    key = (endpoint, request.script_root)
+    url = _PLAIN_URLS.get(key)
+    if url is None:
+        url = _PLAIN_URLS[key] = url_for(endpoint)
+    return url
 
 
 def can_open(endpoint: str) -> bool:
