@@ -421,7 +421,7 @@ def test_a_lot_that_expired_while_packed_does_not_ship(as_tenant, acme, monkeypa
         monkeypatch.setattr(ful, "shanghai_today", lambda: date(2099, 12, 31))
         with pytest.raises(InvalidInput) as err:
             ful.ship_shipment(s, shipment)
-        assert "cancel this shipment" in str(err.value.message)
+        assert "请取消本发货单" in str(err.value.message)
         assert shipment.status == "packed"
         assert s.scalar(select(func.count()).select_from(StockMovement).where(
             StockMovement.ref_type == "shipments", StockMovement.ref_id == shipment.id)) == 0

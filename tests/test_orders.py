@@ -456,7 +456,7 @@ def test_an_order_filter_date_out_of_range_is_a_400_not_a_crash(signed_in):
     for query in ("until=9999-12-31", "since=0001-01-01"):
         response = channel.get(f"/manufacturer/orders?{query}")
         assert response.status_code == 400, query
-        assert "Enter a date between" in response.get_data(as_text=True)
+        assert "之间的日期" in response.get_data(as_text=True)
     assert channel.get("/manufacturer/orders?since=2024-01-01&until=2030-12-31").status_code == 200
     from app.orders.queries import order_filter
 
@@ -471,11 +471,11 @@ def test_an_amount_too_large_for_the_books_is_refused_at_the_gate(as_tenant, acm
         dealer = s.get(Dealer, acme["D-SH-001"])
         line = {"sku_id": acme["CV-INF-30"], "quantity": 1_000_000, "unit_price": Decimal("9999999.99")}
         check = ops.check_lines(s, dealer, [line])
-        assert any(i == 0 and "Too large an amount" in m for i, _f, m in check.problems)
+        assert any(i == 0 and "金额过大" in m for i, _f, m in check.problems)
         half = {"sku_id": acme["CV-INF-30"], "quantity": 100_000, "unit_price": Decimal("6000000.00")}
         other = {**half, "sku_id": acme["CV-SH-6F"]}
         check = ops.check_lines(s, dealer, [half, other])
-        assert any(i is None and "Too large an amount" in m for i, _f, m in check.problems)
+        assert any(i is None and "金额过大" in m for i, _f, m in check.problems)
 
 
 def test_two_clerks_allocating_the_same_back_order_at_once_allocate_it_once(as_tenant, acme):
