@@ -16,6 +16,7 @@ from app.core.htmx import redirect, render_page
 from app.orders import deliveries as q
 from app.orders import fulfilment as ful
 from app.orders.models import RETURN_STATUSES, SHIPMENT_STATUSES, ReturnRequest
+from portals.deliveries import DeliverySign
 from portals.forms import refused
 
 
@@ -51,22 +52,11 @@ class RHDelivery(RHDeliveryRecord):
         return delivery_page(self.shipment)
 
 
-class RHDeliverySign(RHDeliveryRecord):
+class RHDeliverySign(DeliverySign, RHDeliveryRecord):
     """签收: the signer, what arrived, and any discrepancy (which opens a return)."""
 
-    def post(self, shipment_id):
-        form = request.form.to_dict()
-        try:
-            opened = ful.confirm_delivery(db.session, self.shipment, current_user, form.get("signer_name"),
-                                          ful.delivery_lines(form, self.shipment), form.get("note"))
-        except InvalidInput as err:
-            return delivery_page(self.shipment, refused(err), form, status=400)
-        if opened:
-            flash(_("Signed for, with discrepancies: return %(numbers)s opened.",
-                    numbers=", ".join(r.number for r in opened)), "warning")
-        else:
-            flash(_("Delivery %(number)s signed for.", number=self.shipment.number), "success")
-        return redirect(url_for("dealer.delivery", shipment_id=self.shipment.id))
+    delivery_endpoint = "dealer.delivery"
+    delivery_page = staticmethod(delivery_page)
 
 
 # --- returns ---------------------------------------------------------------------------------

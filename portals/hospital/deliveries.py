@@ -2,19 +2,17 @@
 stock and the lots and serials it received (what a recall needs)."""
 from __future__ import annotations
 
-from flask import flash, request, url_for
-from flask_babel import gettext as _
+from flask import request
 from flask_login import current_user
 
 from app.core.db import db
-from app.core.errors import InvalidInput
 from app.core.handlers import RHHospital, get_or_404
-from app.core.htmx import redirect, render_page
+from app.core.htmx import render_page
 from app.core.i18n import shanghai_today
 from app.orders import deliveries as q
 from app.orders import fulfilment as ful
 from app.orders.models import SHIPMENT_STATUSES
-from portals.forms import refused
+from portals.deliveries import DeliverySign
 
 
 class RHDeliveries(RHHospital):
@@ -43,20 +41,11 @@ class RHDelivery(RHDeliveryRecord):
         return delivery_page(self.shipment)
 
 
-class RHDeliverySign(RHDeliveryRecord):
-    def post(self, shipment_id):
-        form = request.form.to_dict()
-        try:
-            opened = ful.confirm_delivery(db.session, self.shipment, current_user, form.get("signer_name"),
-                                          ful.delivery_lines(form, self.shipment), form.get("note"))
-        except InvalidInput as err:
-            return delivery_page(self.shipment, refused(err), form, status=400)
-        if opened:
-            flash(_("Signed for, with discrepancies: return %(numbers)s opened.",
-                    numbers=", ".join(r.number for r in opened)), "warning")
-        else:
-            flash(_("Delivery %(number)s signed for.", number=self.shipment.number), "success")
-        return redirect(url_for("hospital.delivery", shipment_id=self.shipment.id))
+class RHDeliverySign(DeliverySign, RHDeliveryRecord):
+    """签收: the signer, what arrived, and any discrepancy (which opens a return)."""
+
+    delivery_endpoint = "hospital.delivery"
+    delivery_page = staticmethod(delivery_page)
 
 
 class RHStock(RHHospital):
