@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from app.compliance.operations import reason
 from app.core import coerce
 from app.core.db import ensure_unique
 from app.core.errors import InvalidInput
+from app.core.money import fen
 from app.core.i18n import shanghai_today
 
 TIERS = ("agent", "tier1", "tier2")
@@ -78,7 +79,7 @@ def _money(values: dict, field: str) -> Decimal:
         raise InvalidInput(field, _("The amount cannot be negative."))
     if amount > MAX_CREDIT_LIMIT:
         raise InvalidInput(field, _("The amount is too large."))
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return fen(amount)
 
 
 

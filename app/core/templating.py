@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request, url_for
@@ -11,6 +10,7 @@ from flask_login import current_user
 
 from app.compliance.rules import ACTION_LABELS, ENTITY_LABELS
 from app.core import htmx
+from app.core.money import fen
 from app.identity.rules import PORTAL_LABELS, ROLES
 
 
@@ -18,7 +18,7 @@ def money(value) -> str:
     """CNY, to the fen, ROUND_HALF_UP, grouped: ¥1,234,567.80."""
     if value is None:
         return ""
-    q = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    q = fen(value)
     return f"¥{q:,}"
 
 

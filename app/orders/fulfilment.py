@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -35,6 +35,7 @@ from app.channel.queries import ChannelScope
 from app.compliance import approvals
 from app.core import coerce
 from app.core.errors import InvalidInput
+from app.core.money import fen
 from app.core.i18n import shanghai_today
 from app.core.jobs import request_job
 from app.core.numbering import assign_number
@@ -66,7 +67,6 @@ CREDITORS = ("admin", "channel_manager", "finance")
 DEALER_RETURN_REASONS = tuple(r for r in RETURN_REASONS if r != "short")
 
 _COLD = re.compile(r"2\s*[-~～–—至]\s*8|冷")
-CENT = Decimal("0.01")
 
 
 def needs_cold_chain(storage_texts) -> bool:
@@ -362,7 +362,7 @@ def request_return(session: Session, user, shipment: Shipment, quantities: dict[
 def return_amount(ret: ReturnRequest) -> Decimal:
     """Σ quantity × unit price, to the fen (ROUND_HALF_UP)."""
     total = sum((Decimal(line.quantity) * line.unit_price for line in ret.lines), Decimal("0"))
-    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+    return fen(total)
 
 
 def return_decided(session: Session, request) -> None:

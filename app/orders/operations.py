@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -23,6 +23,7 @@ from app.channel.models import Dealer, Hospital
 from app.compliance import approvals
 from app.compliance.operations import reason
 from app.core.errors import InvalidInput
+from app.core.money import MAX_AMOUNT, fen
 from app.core.i18n import shanghai_today
 from app.core.numbering import assign_number
 from app.core.settings import setting
@@ -41,9 +42,6 @@ ALLOCATABLE = ("approved", "allocated", "partially_shipped")
 CANCELLABLE = ("pending_approval", "approved", "allocated")
 MAX_LINES = 200
 MAX_QUANTITY = 1_000_000
-CENT = Decimal("0.01")
-#: amounts are Numeric(14, 2): a line or an order must stay below this
-MAX_AMOUNT = Decimal(10) ** 12
 
 
 class OrderRefused(Exception):
@@ -167,7 +165,7 @@ def _price_line(session: Session, dealer: Dealer, hospital_id: int | None, check
     check.unit_price = price
     check.price_source = tuple(source) if source else None
     if check.quantity:
-        check.amount = (price * check.quantity).quantize(CENT, ROUND_HALF_UP)
+        check.amount = fen(price * check.quantity)
 
 
 def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id: int | None = None,
@@ -210,7 +208,7 @@ def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id
             if given.get("unit_price") is None and first.quantity and check.quantity and not first.quoted:
                 first.quantity += check.quantity  # the same SKU twice: one line
                 if first.unit_price is not None:
-                    first.amount = (first.unit_price * first.quantity).quantize(CENT, ROUND_HALF_UP)
+                    first.amount = fen(first.unit_price * first.quantity)
                 continue
             check.problems.append(("sku_id", _("%(sku)s appears on another line already.", sku=sku.code)))
             checks.append(check)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -21,6 +21,7 @@ from app.channel.models import Hospital
 from app.compliance.operations import reason
 from app.core import coerce
 from app.core.errors import InvalidInput
+from app.core.money import fen
 from app.core.i18n import shanghai_today
 from app.core.numbering import assign_number
 from app.core.pagination import Page, keyset_page
@@ -34,7 +35,6 @@ from app.orders.models import Order, OrderLine, SurgeryReport, SurgeryReportLine
 REPORT_STATUSES = ("reported", "confirmed", "rejected")
 CONFIRMERS = ("admin", "channel_manager")
 MAX_LINES = 30
-FEN = Decimal("0.01")
 
 
 # --- where a user may report ------------------------------------------------------------------
@@ -223,7 +223,7 @@ def confirm_surgery_report(session: Session, report: SurgeryReport, user) -> Ord
     total = Decimal("0.00")
     for line_no, (sku_id, quantity) in enumerate(per_sku.items(), start=1):
         answer, sku = prices[sku_id], session.get(Sku, sku_id)
-        amount = (answer.price * quantity).quantize(FEN, rounding=ROUND_HALF_UP)
+        amount = fen(answer.price * quantity)
         total += amount
         source_table = "price_list_items" if answer.source == PRICE_LIST else "tender_prices"
         order.lines.append(OrderLine(line_no=line_no, sku_id=sku_id, quantity=quantity, unit_price=answer.price,
