@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import ProductLine, Registration
@@ -23,7 +23,8 @@ from app.channel.queries import ChannelScope
 from app.compliance.exports import choice_param, register_export
 from app.core.i18n import shanghai_today
 from app.core.tabular import XLSX_TYPE, Sheet, write_xlsx
-from app.core.jobs import JobContext, JobRefused, Output, job_kind, periodic, request_job
+from app.core.daily import DONE_KEY as DAILY_DONE_KEY, daily
+from app.core.jobs import JobContext, JobRefused, Output, job_kind, request_job
 
 log = logging.getLogger(__name__)
 
@@ -156,46 +157,14 @@ def request_report(session: Session, day: date, requested_by=None, request_id: s
                        request_id or report_request_id(day), requested_by=requested_by)
 
 
-DONE_KEY = "medchannel:expiry-watch:done:{day}"
+DONE_KEY = DAILY_DONE_KEY.format(name="expiry-watch", day="{day}")
 
 
-@periodic
-def request_daily_expiry_watch(engine, now: datetime | None = None) -> list[str]:
-    """Once per Shanghai calendar day, request each active tenant's expiry-watch job.
-    The job's request id makes it idempotent per tenant and day; a Redis key marks the
-    day done so that the other minutes of the day cost one Redis read."""
-    from app.compliance.operations import Actor, set_context
-    from app.core.db import db
-    from app.core.redis import get_redis
-    from tenants.registry import TenantRef
-    from tenants.session import tenant_session
-
-    day = shanghai_today(now)
-    redis, done_key = get_redis(), DONE_KEY.format(day=day.isoformat())
-    if redis.exists(done_key):
-        return []
-    with engine.connect() as conn:
-        tenants = conn.execute(text(
-            "SELECT id, slug, name, schema_name, role_name, status FROM public.tenants WHERE status = 'active' "
-            "ORDER BY slug")).all()
-        have_jobs = set(conn.execute(text(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'jobs'")).scalars())
-    actions, failed = [], False
-    for row in tenants:
-        if row.schema_name not in have_jobs:
-            continue
-        tenant = TenantRef(*row)
-        try:
-            with tenant_session(db.session, tenant) as session:
-                set_context(session, Actor.system("expiry watch"))
-                job = request_report(session, day)
-                actions.append(f"{tenant.slug}: expiry watch {day} is job {job.id}")
-        except Exception:
-            failed = True
-            log.exception("could not request the expiry watch for %s", tenant.slug)
-    if not failed:
-        redis.set(done_key, "1", ex=2 * 86400)
-    return actions
+@daily("expiry-watch", needs_table="jobs", actor="expiry watch")
+def request_daily_expiry_watch(session: Session, day: date) -> str:
+    """Request the tenant's expiry-watch job for the day; its request id makes a repeat
+    the same job."""
+    return f"expiry watch {day} is job {request_report(session, day).id}"
 
 
 # --- the page's list as an export ---------------------------------------------------------------
