@@ -17,6 +17,7 @@ from app.compliance.operations import Actor, set_context
 from app.demo import data, master_data
 from app.demo.orders import seed_orders
 from app.demo.stock import seed_stock
+from app.core.i18n import shanghai_today
 from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
@@ -110,10 +111,21 @@ def seed_approvals(session: Session, slug: str, spec: dict) -> None:
         approvals.submit(session, "price_request", title, requester, facts, ("dealers", dealer.id), dealer.region_id)
 
 
+#: the day the demo's dates were written for: seeded later, every date moves by as many
+#: days, so what was near expiry, current or lapsed then is so on the seeding day too
+AUTHORED_ON = "2026-11-25"
+
+
 def _day(text: str):
     from datetime import date
 
-    return date.fromisoformat(text)
+    return date.fromisoformat(text) + (shanghai_today() - date.fromisoformat(AUTHORED_ON))
+
+
+def _year_named(text: str, start: str) -> str:
+    """A name or code written with the authored year ("2026 年度…") in the year its
+    shifted start falls in."""
+    return text.replace(AUTHORED_ON[:4], str(_day(start).year))
 
 
 def _uscc(province: str, code: str) -> str:
@@ -233,7 +245,8 @@ def seed_master_data(session: Session, slug: str) -> str:
             hospital_ids=None if isinstance(territory, str) else [hospitals[h].id for h in territory],
             valid_from=_day(start), valid_until=_day(until), exclusive=exclusive))
     for code, name, channel, region, start, until, column, factor, only in md.PRICE_LISTS:
-        price_list = PriceList(code=code, name=name, channel=channel, region_id=regions[region].id if region else None,
+        price_list = PriceList(code=code, name=_year_named(name, start), channel=channel,
+                               region_id=regions[region].id if region else None,
                                valid_from=_day(start), valid_until=_day(until))
         session.add(price_list)
         session.flush()
