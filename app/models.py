@@ -9,7 +9,11 @@ from app.inventory.models import (ConsignmentCount, ConsignmentCountLine, Dealer
                                   StockMovement, StockThreshold, Transfer, TransferLine, Warehouse)
 from app.orders.models import (Allocation, Order, OrderEvent, OrderLine, ProjectRegistration, ProjectRegistrationLine, Quote,
                                QuoteLine, ReturnLine, ReturnRequest, Shipment, ShipmentLine, SurgeryReport, SurgeryReportLine)
-from app.pricing.models import PriceBand, PriceList, PriceListItem, TenderPrice
+from app.finance.models import (Invoice, InvoiceApplication, InvoiceLine, Payment, PaymentReminder, Statement,
+                                StatementDispute, StatementLine, StatementRun)
+from app.pricing.models import PriceBand, PriceList, PriceListItem, PriceRequest, PriceRequestLine, TenderPrice
+from app.rebates.models import (PriceProtection, PriceProtectionLine, RebateClaim, RebateLedgerEntry, RebatePeriod,
+                                RebatePolicy, SettlementRun)
 from tenants.models import SchemaMigrationRun, Tenant, TenantDomain
 
 __all__ = [
@@ -21,4 +25,7 @@ __all__ = [
     "StockThreshold", "Transfer", "TransferLine", "Warehouse", "Allocation", "Order", "OrderEvent", "OrderLine",
     "ProjectRegistration", "ProjectRegistrationLine", "Quote", "QuoteLine", "ReturnLine", "ReturnRequest", "Shipment",
     "ShipmentLine", "SurgeryReport", "SurgeryReportLine",
+    "Invoice", "InvoiceApplication", "InvoiceLine", "Payment", "PaymentReminder", "Statement", "StatementDispute",
+    "StatementLine", "StatementRun", "PriceRequest", "PriceRequestLine", "PriceProtection", "PriceProtectionLine",
+    "RebateClaim", "RebateLedgerEntry", "RebatePeriod", "RebatePolicy", "SettlementRun",
 ]

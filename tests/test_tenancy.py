@@ -109,7 +109,7 @@ def test_new_tenant_is_a_faithful_clone_of_the_template(app, fresh_tenant):
             version = schema_versions(conn, [tenant.schema])[tenant.schema]
     for key in template:
         assert set(clone[key]) ^ set(template[key]) == set(), key
-    assert len(clone["triggers"]) == 4  # audit append-only ×2, stock ledger apply + append-only
+    assert len(clone["triggers"]) == 5  # audit append-only ×2, stock ledger apply + append-only, rebate ledger
     assert version == tenant_head()
 
 

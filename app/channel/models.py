@@ -102,6 +102,7 @@ class Hospital(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "hospitals"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'inactive')", name="status"),
+        CheckConstraint("ownership IN ('public', 'private')", name="ownership"),
         Index("ix_hospitals_name_id", "name", "id"),
     )
 
@@ -120,6 +121,8 @@ class Hospital(IdMixin, TimestampMixin, db.Model):
     #: remaining shelf life (days) every unit delivered to this hospital must have
     min_shelf_days: Mapped[int | None] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="active")
+    #: public (公立) hospitals buy under the two-invoice rule (两票制); private ones do not
+    ownership: Mapped[str] = mapped_column(String(10), nullable=False, server_default="public")
 
     region = relationship("Region", lazy="joined")
     serving_dealer = relationship("Dealer")

@@ -139,6 +139,7 @@ class Order(IdMixin, TimestampMixin, db.Model):
         CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
         CheckConstraint(_in("kind", ORDER_KINDS), name="kind"),
         CheckConstraint("total_amount >= 0", name="total_amount"),
+        CheckConstraint("rebate_offset >= 0 AND rebate_offset <= total_amount", name="rebate_offset"),
         Index("ix_orders_dealer_id_desc", "dealer_id", "id"),
         Index("ix_orders_hospital_id_desc", "hospital_id", "id"),
         Index("ix_orders_status", "status", "id"),
@@ -164,6 +165,9 @@ class Order(IdMixin, TimestampMixin, db.Model):
     quote_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("quotes.id", use_alter=True))
     #: the consignment location whose stock a surgery-use order consumed
     consignment_warehouse_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("warehouses.id"))
+    #: rebate balance used as an invoice offset (票折) on this order, CNY including VAT;
+    #: the order's invoices carry it as ``rebate_offset`` credit notes
+    rebate_offset: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default="0")
 
     dealer = relationship("Dealer", lazy="joined")
     hospital = relationship("Hospital", lazy="joined")
@@ -178,6 +182,7 @@ class OrderLine(IdMixin, db.Model):
         CheckConstraint("unit_price >= 0 AND amount >= 0", name="money"),
         CheckConstraint("allocated_quantity >= 0 AND shipped_quantity >= 0 AND delivered_quantity >= 0", name="progress"),
         CheckConstraint("allocated_quantity + shipped_quantity <= quantity", name="not_over_allocated"),
+        CheckConstraint("NOT free_goods OR (unit_price = 0 AND amount = 0)", name="free_goods"),
         Index("ix_order_lines_sku", "sku_id"),
     )
 
@@ -199,6 +204,10 @@ class OrderLine(IdMixin, db.Model):
     delivered_quantity: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     #: for back-ordered units: when they are expected (from open transfers or receipts)
     backorder_expected_on: Mapped[date | None] = mapped_column(Date)
+    #: free goods (货补): delivered at no charge, paid for from the rebate balance by
+    #: ``free_goods_value`` (the units at the price they would have had)
+    free_goods: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    free_goods_value: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default="0")
 
     order = relationship("Order", back_populates="lines")
     sku = relationship("Sku", lazy="joined")
