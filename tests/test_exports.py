@@ -4,7 +4,7 @@ import html
 import io
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.catalog.models import Sku
 from app.channel.models import Dealer, Region
 from app.compliance.models import Job
+from app.demo.seed import demo_day
 
 from tests.data_world import world_tenant  # noqa: F401  (the "world" fixture)
 
@@ -217,7 +218,7 @@ def test_sku_export_follows_search_line_and_status(world, signed_in, run_worker,
     assert column(rows, 0) == listed(client, "/manufacturer/skus", **filters) and len(rows) > 1
     assert all(r[0].startswith("CV-D") and r[4] == "CV" for r in rows[1:])
     des = next(r for r in rows[1:] if r[0].startswith("CV-DES"))
-    assert des[6] == "国械注准20193130412" and des[7] == datetime(2029, 3, 17)  # a date cell
+    assert des[6] == "国械注准20193130412" and des[7] == datetime.combine(demo_day("2029-03-17"), time())  # a date cell
     assert Decimal(str(des[10])) == Decimal("0.13")
 
 

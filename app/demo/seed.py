@@ -116,7 +116,7 @@ def seed_approvals(session: Session, slug: str, spec: dict) -> None:
 AUTHORED_ON = "2026-11-25"
 
 
-def _day(text: str):
+def demo_day(text: str):
     from datetime import date
 
     return date.fromisoformat(text) + (shanghai_today() - date.fromisoformat(AUTHORED_ON))
@@ -125,7 +125,7 @@ def _day(text: str):
 def _year_named(text: str, start: str) -> str:
     """A name or code written with the authored year ("2026 年度…") in the year its
     shifted start falls in."""
-    return text.replace(AUTHORED_ON[:4], str(_day(start).year))
+    return text.replace(AUTHORED_ON[:4], str(demo_day(start).year))
 
 
 def _uscc(province: str, code: str) -> str:
@@ -170,7 +170,7 @@ def seed_master_data(session: Session, slug: str) -> str:
 
     for number, name, cls, start, until, prefixes, scope in md.REGISTRATIONS[slug]:
         registration = Registration(number=number, product_name=name, device_class=cls, holder=tenant_name,
-                                    valid_from=_day(start), valid_until=_day(until), scope=scope)
+                                    valid_from=demo_day(start), valid_until=demo_day(until), scope=scope)
         session.add(registration)
         session.flush()
         for sku in skus.values():
@@ -206,14 +206,14 @@ def seed_master_data(session: Session, slug: str) -> str:
         dealer.contact_email = f"{dealer.code.lower()}@example.cn"
         prefix = md.PERMIT_PREFIX[province]
         session.add(Qualification(dealer_id=dealer.id, kind="business_license", number=dealer.uscc, status="approved",
-                                  scope="医疗器械销售；医疗器械技术咨询、技术服务", issued_on=_day("2015-06-01")))
+                                  scope="医疗器械销售；医疗器械技术咨询、技术服务", issued_on=demo_day("2015-06-01")))
         session.add(Qualification(
             dealer_id=dealer.id, kind="operating_permit", number=f"{prefix}药监械经营许{2016 + n % 8}{n + 1:04d}号",
             device_classes=["II", "III"], scope="III类：6877介入器材，13无源植入器械，03神经和心血管手术器械；II类、III类：6840体外诊断试剂",
-            issued_on=_day("2022-01-11"), valid_until=_day(md.PERMIT_UNTIL.get(dealer.code, "2029-03-31")),
+            issued_on=demo_day("2022-01-11"), valid_until=demo_day(md.PERMIT_UNTIL.get(dealer.code, "2029-03-31")),
             status="approved"))
         session.add(Qualification(dealer_id=dealer.id, kind="class2_filing", number=f"{prefix}药监械经营备{2016 + n % 8}{n + 31:04d}号",
-                                  device_classes=["II"], scope="II类医疗器械（不含体外诊断试剂除外）", issued_on=_day("2016-08-01"),
+                                  device_classes=["II"], scope="II类医疗器械（不含体外诊断试剂除外）", issued_on=demo_day("2016-08-01"),
                                   status="approved"))
     session.flush()
 
@@ -237,17 +237,17 @@ def seed_master_data(session: Session, slug: str) -> str:
 
     count = {}
     for dealer_code, line, territory, exclusive, start, until in md.AUTHORIZATIONS[slug]:
-        year = _day(start).year
+        year = demo_day(start).year
         count[year] = count.get(year, 0) + 1
         session.add(Authorization(
             code=f"AUTH-{year}-{count[year]:04d}", dealer_id=dealers[dealer_code].id, product_line_id=lines[line].id,
             region_id=regions[territory].id if isinstance(territory, str) else None,
             hospital_ids=None if isinstance(territory, str) else [hospitals[h].id for h in territory],
-            valid_from=_day(start), valid_until=_day(until), exclusive=exclusive))
+            valid_from=demo_day(start), valid_until=demo_day(until), exclusive=exclusive))
     for code, name, channel, region, start, until, column, factor, only in md.PRICE_LISTS:
         price_list = PriceList(code=code, name=_year_named(name, start), channel=channel,
                                region_id=regions[region].id if region else None,
-                               valid_from=_day(start), valid_until=_day(until))
+                               valid_from=demo_day(start), valid_until=demo_day(until))
         session.add(price_list)
         session.flush()
         for sku in skus.values():
@@ -258,14 +258,14 @@ def seed_master_data(session: Session, slug: str) -> str:
     for sku in skus.values():
         dist, agent, direct = (Decimal(v) for v in md.PRICES[prefix_of(sku.code)])
         session.add(PriceBand(sku_id=sku.id, region_id=None, floor=(agent * Decimal("0.95")).quantize(Decimal("0.01")),
-                              ceiling=direct, valid_from=_day("2026-01-01"), valid_until=_day("2026-12-31")))
+                              ceiling=direct, valid_from=demo_day("2026-01-01"), valid_until=demo_day("2026-12-31")))
     for award, sku_prefix, awardee, alliance, price, start, until in md.TENDERS[slug]:
         for sku in (s for s in skus.values() if s.code.startswith(sku_prefix)):
             in_region = awardee in regions
             session.add(TenderPrice(award_no=award, sku_id=sku.id, price=Decimal(price), alliance_name=alliance,
                                     hospital_id=None if in_region else hospitals[awardee].id,
                                     region_id=regions[awardee].id if in_region else None,
-                                    valid_from=_day(start), valid_until=_day(until)))
+                                    valid_from=demo_day(start), valid_until=demo_day(until)))
     session.flush()
     return (f"seeded {len(md.REGISTRATIONS[slug])} registrations, {len(dealers)} dealers with qualifications, "
             f"{len(hospitals)} hospitals, {sum(count.values())} authorizations, {len(md.PRICE_LISTS)} price lists")
