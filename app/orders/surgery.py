@@ -24,6 +24,7 @@ from app.core.errors import InvalidInput
 from app.core.money import fen
 from app.core.i18n import shanghai_today
 from app.core.numbering import assign_number
+from app.finance.invoices import invoice_consignment_use
 from app.core.pagination import Page, keyset_page
 from app.inventory.consignment import holder_of
 from app.inventory.models import Lot, StockBalance, Warehouse
@@ -237,6 +238,7 @@ def confirm_surgery_report(session: Session, report: SurgeryReport, user) -> Ord
               warehouse=report.warehouse.code, surgery_on=report.surgery_on.isoformat(), total=str(total))
     report.status, report.order_id = "confirmed", order.id
     session.flush()
+    invoice_consignment_use(session, order, user)
     return order
 
 
