@@ -29,7 +29,7 @@ FINANCE_VIEWERS = ("admin", "finance", "channel_manager", "regional_manager")
 DEALER_FINANCE = ("dealer_owner", "dealer_finance")
 
 KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note")}
-STATUS_LABELS = {"open": _l("Open"), "overdue": _l("Overdue"), "settled": _l("Settled"), "void": _l("Void")}
+STATUS_LABELS = {"open": _l("Unsettled"), "overdue": _l("Past due"), "settled": _l("Settled"), "void": _l("Void")}
 STATUS_BADGES = {"open": "wait", "overdue": "late", "settled": "on", "void": "off"}
 REASON_LABELS = {"return": _l("Return"), "rebate_offset": _l("Rebate offset (票折)"),
                  "price_adjustment": _l("Price adjustment"), "other": _l("Other")}
@@ -619,8 +619,8 @@ def _register_exports() -> None:
     from app.compliance.exports import register_export
 
     register_export("invoices", _l("Invoices and credit notes"), FINANCE_VIEWERS,
-                    (_l("Number"), _l("Kind"), _l("Reason"), _l("Dealer code"), _l("Dealer"), _l("Issued on"),
-                     _l("Due on"), _l("Net amount"), _l("VAT"), _l("Amount incl. VAT"), _l("Settled"), _l("Open"),
+                    (_l("Number"), _l("Kind"), _l("Reason"), _l("Dealer code"), _l("Dealer"), _l("Invoice date"),
+                     _l("Due date"), _l("Net amount"), _l("VAT"), _l("Amount incl. VAT"), _l("Settled"), _l("Open amount"),
                      _l("Status"), _l("Tax invoice number"), _l("Order"), _l("Shipment")),
                     _invoice_rows, params=("q", "dealer", "status", "kind", "since", "until"))
     register_export("payments", _l("Payments"), FINANCE_VIEWERS,

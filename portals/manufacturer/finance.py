@@ -31,6 +31,7 @@ from app.core.jobs import request_job
 from app.core.money import ZERO
 from app.core.pagination import keyset_page
 from app.core.storage import get_storage
+from app.core.templating import money
 from app.finance import bank_import, invoices as invoice_ops, matching, payments as payment_ops
 from app.finance import queries as q
 from app.finance.matching import FINANCE_ROLES
@@ -269,7 +270,7 @@ class MatchPage:
         except InvalidInput as err:
             db.session.rollback()
             return self._page(request.form, {err.field or "form": err.message}, status=400)
-        flash(_("Matched: %(total)s applied.", total=sum((a for _i, a in allocations), ZERO)), "success")
+        flash(_("Matched: %(total)s applied.", total=money(sum((a for _i, a in allocations), ZERO))), "success")
         return redirect(self.back_url())
 
 
