@@ -42,6 +42,8 @@ class Invoice(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("settled_amount >= 0 AND settled_amount <= amount", name="settled"),
         Index("ix_invoices_dealer_issued", "dealer_id", "issued_on", "id"),
         Index("ix_invoices_dealer_id_desc", "dealer_id", "id"),
+        Index("ix_invoices_dealer_open", "dealer_id", "due_on", postgresql_where=text("status::text = 'open'::text")),
+        Index("ix_invoices_issued_on", "issued_on"),
         Index("ix_invoices_open_due", "status", "due_on", postgresql_where=text("status::text = 'open'::text")),
         Index("uq_invoices_shipment", "shipment_id", unique=True,
               postgresql_where=text("kind::text = 'invoice'::text AND status::text <> 'void'::text")),
@@ -118,6 +120,8 @@ class Payment(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("source IN ('manual', 'import')", name="source"),
         Index("ix_payments_dealer_received", "dealer_id", "received_on", "id"),
         Index("ix_payments_dealer_id_desc", "dealer_id", "id"),
+        Index("ix_payments_dealer_open", "dealer_id", postgresql_where=text("status::text <> 'applied'::text")),
+        Index("ix_payments_received_on", "received_on"),
         Index("uq_payments_bank_ref", "bank_ref", unique=True, postgresql_where=text("bank_ref IS NOT NULL")),
     )
 
@@ -184,6 +188,8 @@ class PaymentReminder(IdMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
     sent_on: Mapped[date] = mapped_column(Date, nullable=False)
     outbox_message_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("outbox_messages.id"))
+
+    outbox_message = relationship("OutboxMessage")
 
 
 STATEMENT_STATUSES = ("generating", "issued", "confirmed", "disputed", "superseded", "failed")

@@ -6,11 +6,12 @@ a hospital none. Receivables, aging, DSO and collection rate are aggregated in S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, and_, case, cast, exists, false, func, or_, select
+from sqlalchemy import BigInteger, Numeric, and_, case, cast, exists, false, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from app.channel.models import Dealer, Region
@@ -316,19 +317,43 @@ def credit_figures(session: Session, dealer_id: int, order_statuses, day: date) 
         select(func.coalesce(func.sum(func.greatest(left, 0)), 0)).select_from(Order)
         .outerjoin(invoiced, invoiced.c.order_id == Order.id).outerjoin(offset, offset.c.order_id == Order.id)
         .where(Order.dealer_id == dealer_id, Order.status.in_(tuple(order_statuses))))
-    documents = session.execute(
-        select(func.coalesce(func.sum(case((Invoice.kind == "invoice", Invoice.amount), else_=-Invoice.amount)), 0),
-               func.coalesce(func.sum(Invoice.amount - Invoice.settled_amount).filter(
-                   Invoice.kind == "invoice", Invoice.status == "open", Invoice.due_on < day), 0),
-               func.coalesce(func.sum(Invoice.amount - Invoice.settled_amount).filter(
-                   Invoice.kind == "credit_note", Invoice.status == "open"), 0))
-        .where(Invoice.dealer_id == dealer_id, Invoice.status != "void")).one()
-    paid, unapplied = session.execute(
-        select(func.coalesce(func.sum(Payment.amount), 0), func.coalesce(func.sum(Payment.amount - Payment.applied_amount), 0))
-        .where(Payment.dealer_id == dealer_id)).one()
-    balance, overdue, unapplied_credit = (Decimal(v) for v in documents)
-    return CreditFigures(Decimal(uninvoiced), balance - Decimal(paid),
-                         max(ZERO, overdue - Decimal(unapplied) - unapplied_credit))
+    position = _open_position(session, dealer_id, day)
+    return CreditFigures(Decimal(uninvoiced), position.receivable, max(ZERO, position.overdue - position.unapplied))
+
+
+@dataclass(frozen=True)
+class _OpenPosition:
+    open_invoices: Decimal
+    overdue: Decimal
+    #: credit notes and payments not yet applied
+    unapplied: Decimal
+    next_due_on: date | None
+    oldest_overdue_on: date | None
+
+    @property
+    def receivable(self) -> Decimal:
+        """invoices − credit notes − payments: every application moves both sides, so
+        this is what is open less what is received and not yet applied."""
+        return self.open_invoices - self.unapplied
+
+
+def _open_position(session: Session, dealer_id: int, day: date) -> _OpenPosition:
+    """A dealer's open documents (ix_invoices_dealer_open, ix_payments_dealer_open): the
+    reads stay small however long the dealer's history."""
+    open_amount = Invoice.amount - Invoice.settled_amount
+    is_invoice = Invoice.kind == "invoice"
+    docs = session.execute(
+        select(func.coalesce(func.sum(open_amount).filter(is_invoice), 0),
+               func.coalesce(func.sum(open_amount).filter(is_invoice, Invoice.due_on < day), 0),
+               func.coalesce(func.sum(open_amount).filter(Invoice.kind == "credit_note"), 0),
+               func.min(Invoice.due_on).filter(is_invoice, Invoice.due_on >= day),
+               func.min(Invoice.due_on).filter(is_invoice, Invoice.due_on < day))
+        .where(Invoice.dealer_id == dealer_id, Invoice.status == "open")).one()
+    payments_left = session.scalar(select(func.coalesce(func.sum(Payment.amount - Payment.applied_amount), 0))
+                                   .where(Payment.dealer_id == dealer_id, Payment.status != "applied"))
+    open_total, overdue, credit_left, next_due, oldest = docs
+    return _OpenPosition(Decimal(open_total), Decimal(overdue), Decimal(credit_left) + Decimal(payments_left),
+                         next_due, oldest)
 
 
 @dataclass(frozen=True)
@@ -346,27 +371,14 @@ class DealerPosition:
 def dealer_position(session: Session, dealer_id: int, day: date) -> DealerPosition:
     """A dealer's receivable at a glance (its dashboard and invoice list): the balance,
     what is open, overdue and not yet due, money not yet matched, the next due day."""
-    open_amount = Invoice.amount - Invoice.settled_amount
-    is_open = and_(Invoice.kind == "invoice", Invoice.status == "open")
-    docs = session.execute(
-        select(func.coalesce(func.sum(case((Invoice.kind == "invoice", Invoice.amount), else_=-Invoice.amount)), 0),
-               func.coalesce(func.sum(open_amount).filter(is_open), 0),
-               func.coalesce(func.sum(open_amount).filter(is_open, Invoice.due_on < day), 0),
-               func.coalesce(func.sum(open_amount).filter(Invoice.kind == "credit_note", Invoice.status == "open"), 0),
-               func.min(Invoice.due_on).filter(is_open, Invoice.due_on >= day),
-               func.min(Invoice.due_on).filter(is_open, Invoice.due_on < day))
-        .where(Invoice.dealer_id == dealer_id, Invoice.status != "void")).one()
-    balance, open_total, overdue, credit_left, next_due, oldest = docs
-    paid, unapplied = session.execute(
-        select(func.coalesce(func.sum(Payment.amount), 0), func.coalesce(func.sum(Payment.amount - Payment.applied_amount), 0))
-        .where(Payment.dealer_id == dealer_id)).one()
+    p = _open_position(session, dealer_id, day)
     next_amount = ZERO
-    if next_due is not None:
-        next_amount = session.scalar(select(func.coalesce(func.sum(open_amount), 0)).where(
-            Invoice.dealer_id == dealer_id, is_open, Invoice.due_on == next_due))
-    return DealerPosition(Decimal(balance) - Decimal(paid), Decimal(open_total), Decimal(overdue),
-                          Decimal(open_total) - Decimal(overdue), Decimal(unapplied) + Decimal(credit_left),
-                          next_due, Decimal(next_amount), oldest)
+    if p.next_due_on is not None:
+        next_amount = session.scalar(select(func.coalesce(func.sum(Invoice.amount - Invoice.settled_amount), 0)).where(
+            Invoice.dealer_id == dealer_id, Invoice.kind == "invoice", Invoice.status == "open",
+            Invoice.due_on == p.next_due_on))
+    return DealerPosition(p.receivable, p.open_invoices, p.overdue, p.open_invoices - p.overdue, p.unapplied,
+                          p.next_due_on, Decimal(next_amount), p.oldest_overdue_on)
 
 
 def recent_reminders(session: Session, dealer_id: int, day: date, days: int = 30, limit: int = 10) -> list:
@@ -410,59 +422,63 @@ class Figures:
         return rules.collection_rate(self.collected, self.opening, self.invoiced)
 
 
-def _document_figures(day: date, since: date):
-    """Per dealer: the signed sum of invoices and credit notes up to ``day`` and before
-    ``since``, net invoiced in [since, day], the open amounts of invoices by aging
-    bucket, and credit notes not yet applied."""
-    signed = case((Invoice.kind == "invoice", Invoice.amount), else_=-Invoice.amount)
+_PARTS = (*rules.BUCKETS, "credit_left", "payment_left", "invoiced", "collected")
+
+
+def _parts(dealer_column, **values):
+    """The columns of one branch of the figures' UNION ALL: the dealer and every part,
+    zero where this branch has nothing to say."""
+    zero = cast(0, Numeric(14, 2))
+    return [dealer_column.label("dealer_id"), *[(values.get(p, zero)).label(p) for p in _PARTS]]
+
+
+def _movements(day: date, since: date, dealer_ids=None):
+    """Per dealer and part, from the rows that matter only: open invoices by aging
+    bucket, credit notes and payments not yet applied, and the documents issued and the
+    payments received in [since, day].
+
+    Why only these rows: every application moves an invoice's ``settled_amount`` and its
+    source's applied amount together, so the receivable balance — invoices − credit notes
+    − payments — equals the open invoices' amounts less what credit notes and payments
+    have not yet applied. The aggregate reads the open rows and the period's flows (each
+    on an index), not the tenant's whole history; the opening balance follows as
+    balance − net invoiced + collected."""
     open_amount = Invoice.amount - Invoice.settled_amount
-    is_open = and_(Invoice.kind == "invoice", Invoice.status == "open")
     late = day - Invoice.due_on  # days past due (date − date is an integer in PostgreSQL)
+    is_invoice = Invoice.kind == "invoice"
 
-    def total(expr, *where):
-        return func.coalesce(func.sum(expr).filter(*where) if where else func.sum(expr), 0)
+    def when(condition):
+        return case((condition, open_amount), else_=0)
 
-    return (select(Invoice.dealer_id.label("dealer_id"),
-                   total(signed).label("documents"),
-                   total(signed, Invoice.issued_on < since).label("documents_before"),
-                   total(signed, Invoice.issued_on >= since).label("invoiced"),
-                   total(open_amount, is_open, late <= 0).label("not_due"),
-                   total(open_amount, is_open, late.between(1, 30)).label("d0_30"),
-                   total(open_amount, is_open, late.between(31, 60)).label("d31_60"),
-                   total(open_amount, is_open, late.between(61, 90)).label("d61_90"),
-                   total(open_amount, is_open, late > 90).label("d90_plus"),
-                   total(open_amount, Invoice.kind == "credit_note", Invoice.status == "open").label("credit_left"))
-            .where(Invoice.status != "void", Invoice.issued_on <= day).group_by(Invoice.dealer_id))
-
-
-def _payment_figures(day: date, since: date):
-    def total(expr, *where):
-        return func.coalesce(func.sum(expr).filter(*where) if where else func.sum(expr), 0)
-
-    return (select(Payment.dealer_id.label("dealer_id"),
-                   total(Payment.amount).label("paid"),
-                   total(Payment.amount, Payment.received_on < since).label("paid_before"),
-                   total(Payment.amount, Payment.received_on >= since).label("collected"),
-                   total(Payment.amount - Payment.applied_amount).label("unapplied"))
-            .where(Payment.dealer_id.is_not(None), Payment.received_on <= day).group_by(Payment.dealer_id))
-
-
-def _figure_columns(docs, pays):
-    z = lambda column: func.coalesce(column, 0)  # noqa: E731 - a dealer with no documents or no payments
-    return [
-        func.sum(z(docs.c.documents) - z(pays.c.paid)).label("balance"),
-        func.sum(z(docs.c.documents_before) - z(pays.c.paid_before)).label("opening"),
-        func.sum(z(docs.c.invoiced)).label("invoiced"),
-        func.sum(z(pays.c.collected)).label("collected"),
-        func.sum(z(pays.c.unapplied) + z(docs.c.credit_left)).label("unapplied"),
-        *[func.sum(z(getattr(docs.c, b))).label(b) for b in rules.BUCKETS],
+    branches = [
+        select(*_parts(Invoice.dealer_id, not_due=when(is_invoice & (late <= 0)),
+                       d0_30=when(is_invoice & late.between(1, 30)), d31_60=when(is_invoice & late.between(31, 60)),
+                       d61_90=when(is_invoice & late.between(61, 90)), d90_plus=when(is_invoice & (late > 90)),
+                       credit_left=when(Invoice.kind == "credit_note")))
+        .where(Invoice.status == "open"),
+        select(*_parts(Invoice.dealer_id, invoiced=case((is_invoice, Invoice.amount), else_=-Invoice.amount)))
+        .where(Invoice.status != "void", Invoice.issued_on.between(since, day)),
+        select(*_parts(Payment.dealer_id, payment_left=Payment.amount - Payment.applied_amount))
+        .where(Payment.status != "applied", Payment.dealer_id.is_not(None)),
+        select(*_parts(Payment.dealer_id, collected=Payment.amount))
+        .where(Payment.received_on.between(since, day), Payment.dealer_id.is_not(None)),
     ]
+    if dealer_ids is not None:
+        branches = [b.where(b.selected_columns.dealer_id.in_(dealer_ids)) for b in branches]
+    return union_all(*branches).subquery()
+
+
+def _figure_columns(moves):
+    return [func.sum(getattr(moves.c, p)).label(p) for p in _PARTS]
 
 
 def _figures(row, key, name, code, days) -> Figures:
-    return Figures(key, name, code, Decimal(row.balance or 0), {b: Decimal(getattr(row, b) or 0) for b in rules.BUCKETS},
-                   Decimal(row.unapplied or 0), Decimal(row.opening or 0), Decimal(row.invoiced or 0),
-                   Decimal(row.collected or 0), days)
+    parts = {p: Decimal(getattr(row, p) or 0) for p in _PARTS}
+    buckets = {b: parts[b] for b in rules.BUCKETS}
+    unapplied = parts["credit_left"] + parts["payment_left"]
+    balance = sum(buckets.values(), ZERO) - unapplied
+    opening = balance - parts["invoiced"] + parts["collected"]
+    return Figures(key, name, code, balance, buckets, unapplied, opening, parts["invoiced"], parts["collected"], days)
 
 
 @dataclass(frozen=True)
@@ -478,67 +494,66 @@ def _area_id(region):
     return cast(func.nullif(func.split_part(region.path, "/", 3), ""), BigInteger)
 
 
-def _receivable_base(session: Session, user, f: ReceivablesFilter, day: date):
-    since = day - timedelta(days=f.days - 1)
-    docs = _document_figures(day, since).subquery()
-    pays = _payment_figures(day, since).subquery()
+def _receivable_base(session: Session, user, f: ReceivablesFilter):
+    """The dealers in reach that have invoices or payments, with their top-level region."""
     # the dealer's own region, aliased: the scope's region subqueries use ``Region`` and
     # must not be correlated with it
-    _home = aliased(Region, name="home_region")
-    stmt = (select(Dealer.id, Dealer.name, Dealer.code, _area_id(_home).label("area_id"))
-            .join(_home, _home.id == Dealer.region_id)
-            .outerjoin(docs, docs.c.dealer_id == Dealer.id).outerjoin(pays, pays.c.dealer_id == Dealer.id)
-            .where(or_(docs.c.dealer_id.is_not(None), pays.c.dealer_id.is_not(None))))
+    home = aliased(Region, name="home_region")
+    active = or_(exists().where(Invoice.dealer_id == Dealer.id), exists().where(Payment.dealer_id == Dealer.id))
+    stmt = (select(Dealer.id, Dealer.name, Dealer.code, _area_id(home).label("area_id"))
+            .join(home, home.id == Dealer.region_id).where(active))
     stmt = _scoped(stmt, user, Dealer.id)
     if f.region_id:
         subtree = select(Region.path).where(Region.id == f.region_id).scalar_subquery()
-        stmt = stmt.where(_home.path.startswith(subtree))
+        stmt = stmt.where(home.path.startswith(subtree))
     if f.dealer_id:
         stmt = stmt.where(Dealer.id == f.dealer_id)
-    return stmt, docs, pays, _home
+    return stmt, home
+
+
+def _since(day: date, f: ReceivablesFilter) -> date:
+    return day - timedelta(days=f.days - 1)
 
 
 def receivables_by_dealer(session: Session, user, cursor: str | None, f: ReceivablesFilter = ReceivablesFilter(),
                           day: date | None = None) -> Page:
     """One page of dealers with invoices or payments, by name, each with its figures
-    (items are ``Figures``). The page's dealers are chosen first, then their figures
-    are aggregated in one statement."""
+    (items are ``Figures``). The page's dealers are chosen first, then only their rows
+    are aggregated, in one statement."""
     from app.core.i18n import shanghai_today
 
     day = day or shanghai_today()
-    base, docs, pays, _home = _receivable_base(session, user, f, day)
+    base, _home = _receivable_base(session, user, f)
     page = keyset_page(session, base, (Dealer.name, Dealer.id), lambda r: (r.name, r.id), cursor, entities=False)
     ids = [r.id for r in page.items]
     if not ids:
         return page
-    rows = {r.id: r for r in session.execute(
-        select(Dealer.id, *_figure_columns(docs, pays)).select_from(Dealer)
-        .outerjoin(docs, docs.c.dealer_id == Dealer.id).outerjoin(pays, pays.c.dealer_id == Dealer.id)
-        .where(Dealer.id.in_(ids)).group_by(Dealer.id))}
-    page.items = [_figures(rows[r.id], r.id, r.name, r.code, f.days) for r in page.items]
+    moves = _movements(day, _since(day, f), ids)
+    rows = {r.dealer_id: r for r in session.execute(
+        select(moves.c.dealer_id, *_figure_columns(moves)).group_by(moves.c.dealer_id))}
+    empty = SimpleNamespace(**{p: 0 for p in _PARTS})
+    page.items = [_figures(rows.get(r.id, empty), r.id, r.name, r.code, f.days) for r in page.items]
     return page
 
 
 def receivables_by_region(session: Session, user, f: ReceivablesFilter = ReceivablesFilter(),
                           day: date | None = None) -> tuple[list[Figures], Figures]:
     """The figures of each top-level region in reach (for the dealers the filters
-    leave), and of all of them together."""
+    leave), and of all of them together, in one aggregate."""
     from app.core.i18n import shanghai_today
 
     day = day or shanghai_today()
-    base, docs, pays, home = _receivable_base(session, user, f, day)
+    base, home = _receivable_base(session, user, f)
     dealers = base.with_only_columns(Dealer.id.label("id"), _area_id(home).label("area_id")).subquery()
+    moves = _movements(day, _since(day, f))
     area = aliased(Region)
-    columns = _figure_columns(docs, pays)
     rows = session.execute(
-        select(dealers.c.area_id, area.name, area.code, *columns).select_from(dealers)
-        .outerjoin(docs, docs.c.dealer_id == dealers.c.id).outerjoin(pays, pays.c.dealer_id == dealers.c.id)
+        select(dealers.c.area_id, area.name, area.code, *_figure_columns(moves))
+        .select_from(moves).join(dealers, dealers.c.id == moves.c.dealer_id)
         .outerjoin(area, area.id == dealers.c.area_id)
         .group_by(dealers.c.area_id, area.name, area.code).order_by(area.code)).all()
     regions = [_figures(r, r.area_id, r.name or "—", r.code, f.days) for r in rows]
-    total = session.execute(
-        select(*columns).select_from(dealers)
-        .outerjoin(docs, docs.c.dealer_id == dealers.c.id).outerjoin(pays, pays.c.dealer_id == dealers.c.id)).one()
+    total = SimpleNamespace(**{p: sum((Decimal(getattr(r, p) or 0) for r in rows), ZERO) for p in _PARTS})
     return regions, _figures(total, None, "", None, f.days)
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import exists, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.channel.models import Dealer
@@ -72,28 +72,29 @@ def send_reminders(session: Session, day: date) -> int:
         .where(Invoice.kind == "invoice", Invoice.status == "open", Invoice.amount > Invoice.settled_amount,
                Invoice.due_on.is_not(None), Invoice.due_on <= day + timedelta(days=7))
         .order_by(Invoice.dealer_id, Invoice.due_on, Invoice.id)).all()
-    sent = 0
+    due = [(invoice, open_amount, kind) for invoice, open_amount in candidates
+           if (kind := rules.reminder_kind((day - invoice.due_on).days)) is not None]
+    sent = set(session.execute(select(PaymentReminder.invoice_id, PaymentReminder.kind).where(
+        PaymentReminder.invoice_id.in_([invoice.id for invoice, _o, _k in due]))).all()) if due else set()
+    count = 0
     mailboxes: dict[int, list[str]] = {}
     with force_locale("zh_CN"):
-        for invoice, open_amount in candidates:
-            kind = rules.reminder_kind((day - invoice.due_on).days)
-            if kind is None or session.scalar(select(exists().where(PaymentReminder.invoice_id == invoice.id,
-                                                                    PaymentReminder.kind == kind))):
+        for invoice, open_amount, kind in due:
+            if (invoice.id, kind) in sent:
                 continue
             if invoice.dealer_id not in mailboxes:
                 mailboxes[invoice.dealer_id] = recipients(session, invoice.dealer)
             subject, body = _message(kind, invoice, open_amount, day, company)
-            first = None
-            for address in mailboxes[invoice.dealer_id]:
-                message = OutboxMessage(to_address=address, subject=subject, body=body, kind=MAIL_KIND)
-                session.add(message)
-                session.flush()
-                first = first or message
+            messages = [OutboxMessage(to_address=address, subject=subject, body=body, kind=MAIL_KIND)
+                        for address in mailboxes[invoice.dealer_id]]
+            session.add_all(messages)
             session.add(PaymentReminder(invoice_id=invoice.id, kind=kind, sent_on=day,
-                                        outbox_message_id=first.id if first else None))
-            sent += 1
+                                        outbox_message=messages[0] if messages else None))
+            count += 1
+            if count % 500 == 0:
+                session.flush()
     session.flush()
-    return sent
+    return count
 
 
 @daily("payment-reminders", needs_table="payment_reminders", actor="payment reminders")

@@ -283,6 +283,8 @@ def _invoices_and_payments() -> None:
     )
     op.create_index('ix_invoices_dealer_issued', 'invoices', ['dealer_id', 'issued_on', 'id'], unique=False)
     op.create_index('ix_invoices_dealer_id_desc', 'invoices', ['dealer_id', 'id'], unique=False)
+    op.create_index('ix_invoices_dealer_open', 'invoices', ['dealer_id', 'due_on'], unique=False, postgresql_where=sa.text("status::text = 'open'::text"))
+    op.create_index('ix_invoices_issued_on', 'invoices', ['issued_on'], unique=False)
     op.create_index('ix_invoices_open_due', 'invoices', ['status', 'due_on'], unique=False, postgresql_where=sa.text("status::text = 'open'::text"))
     op.create_index(op.f('ix_invoices_order_id'), 'invoices', ['order_id'], unique=False)
     op.create_index(op.f('ix_invoices_related_invoice_id'), 'invoices', ['related_invoice_id'], unique=False)
@@ -345,6 +347,8 @@ def _invoices_and_payments() -> None:
     )
     op.create_index('ix_payments_dealer_received', 'payments', ['dealer_id', 'received_on', 'id'], unique=False)
     op.create_index('ix_payments_dealer_id_desc', 'payments', ['dealer_id', 'id'], unique=False)
+    op.create_index('ix_payments_dealer_open', 'payments', ['dealer_id'], unique=False, postgresql_where=sa.text("status::text <> 'applied'::text"))
+    op.create_index('ix_payments_received_on', 'payments', ['received_on'], unique=False)
     op.create_index('uq_payments_bank_ref', 'payments', ['bank_ref'], unique=True, postgresql_where=sa.text('bank_ref IS NOT NULL'))
     op.create_table('invoice_applications',
     sa.Column('invoice_id', sa.BigInteger(), nullable=False),
