@@ -5,8 +5,8 @@ user can fix is refused with ``InvalidInput(field, message)``.
 Life of a shipment: ``create_shipment`` packs allocated units of one warehouse (status
 ``packed``; an allocation packed in part is split so that each allocation belongs to at
 most one open shipment) and asks for the packing list PDF; ``ship_shipment`` takes the
-units out of the warehouse (movement ``shipment`` allocated → out) and moves the order's
-line counters; ``confirm_delivery`` records the signature, what arrived and any
+units out of the warehouse (movement ``shipment`` allocated → out), moves the order's
+line counters and issues the shipment's invoice (``app.finance.invoices``); ``confirm_delivery`` records the signature, what arrived and any
 discrepancy; a discrepancy opens a return (a claim) at once.
 
 Quantities at delivery: ``ShipmentLine.received_quantity`` is what physically arrived

@@ -4,7 +4,8 @@ Reported by the dealer (for the location it holds, or a location at a hospital i
 serves) or by the hospital (for the location at that hospital); confirmed by the
 manufacturer, which consumes the units at the location (``consumption``, available →
 out) and creates the sale: an order of kind ``consignment_use``, already delivered,
-priced by ``resolve_price`` on the surgery date (what issue 6 will invoice).
+priced by ``resolve_price`` on the surgery date, and invoiced at once
+(``app.finance.invoices.invoice_consignment_use``).
 """
 from __future__ import annotations
 
