@@ -228,7 +228,8 @@ def test_an_order_from_a_dealer_with_overdue_invoices_waits_for_credit_approval(
         assert request.kind == "order_over_credit" and D(request.facts["overdue_amount"]) == D("2345.00")
         assert "overdue" in request.title or "逾期" in request.title
         # money received and not yet matched counts against what is overdue
-        _pay(s, dealer, "3000.00", "预付款，未注明发票")
+        prepaid = _pay(s, dealer, "2718.28", "预付款，未注明发票")
+        assert prepaid.status == "unapplied"
         assert order_ops.credit_position(s, dealer.id).overdue_amount == 0
         s.rollback()
 
