@@ -184,3 +184,21 @@ def test_a_file_that_is_not_a_statement_is_refused_at_upload(signed_in):
     response = upload(client, "statement.xlsx", b"not a zip at all")
     assert response.status_code == 400 and "xlsx" in response.get_data(as_text=True)
     assert upload(client, "macro.xlsm", b"PK\x03\x04").status_code == 400
+
+
+def test_the_header_row_is_looked_for_below_a_title_but_not_forever():
+    from app.core.tabular import TableError, read_table
+    from app.finance.bank_import import is_header, read_statement
+
+    table = read_table("s.xlsx", statement([receipt(shanghai_today(), "1.00", "x", None, "y", "R1")]),
+                       is_header=is_header)
+    assert table.headers[:4] == HEADERS[:4] and [r.number for r in table.rows] == [5]
+    book = Workbook()
+    for n in range(20):
+        book.active.append([f"说明第 {n + 1} 行"])
+    book.active.append(HEADERS)
+    buf = io.BytesIO()
+    book.save(buf)
+    with pytest.raises(TableError) as err:
+        read_statement("long.xlsx", buf.getvalue())
+    assert "贷方金额" in err.value.message or "交易日期" in err.value.message
