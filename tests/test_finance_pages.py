@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.i18n import shanghai_today
-from app.finance import matching, payments as payment_ops
+from app.finance import payments as payment_ops
 from app.finance.invoices import LineDraft, _issue
 from app.finance.models import Invoice, InvoiceApplication, Payment
 from app.identity.models import User

@@ -16,7 +16,7 @@ from app.finance import matching, rules
 from app.finance.models import Invoice, InvoiceApplication
 from app.identity.models import User
 from app.orders import fulfilment as ful
-from app.orders.models import Order, OrderLine
+from app.orders.models import OrderLine
 from tests.finance_world import fresh_dealer, invoice, shipped
 from tests.order_world import allocated_order, ids, stocked_skus
 

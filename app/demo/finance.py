@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.catalog.models import Sku
 from app.channel.models import Dealer
 from app.core.i18n import shanghai_today
-from app.finance.models import Invoice, Payment
+from app.finance.models import Invoice
 from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import StockBalance

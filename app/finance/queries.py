@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, Numeric, and_, case, cast, exists, false, func, or_, select, union_all
+from sqlalchemy import BigInteger, Numeric, case, cast, exists, false, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from app.channel.models import Dealer, Region

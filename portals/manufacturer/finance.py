@@ -16,7 +16,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.channel import queries as channel_q
-from app.channel.models import Region
 from app.channel.queries import ChannelScope
 from app.compliance import queries as audit_q
 from app.compliance.models import Document, ImportRun, Job
