@@ -322,6 +322,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     from portals.manufacturer import orders, sellout
     handlers["sell_out"] = sellout.RHSellOut
     handlers["orders"] = orders.RHOrders
+    from portals.manufacturer import finance
+    handlers.update(invoices=finance.RHInvoices, payments=finance.RHPayments, receivables=finance.RHReceivables)
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -334,6 +336,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
              "expiry": "/manufacturer/expiry?kind=registration"}
     pages["sell_out"] = "/manufacturer/sell-out?month=2026-01"
     pages["orders"] = "/manufacturer/orders?status=approved"
+    pages.update(invoices="/manufacturer/invoices?status=open", payments="/manufacturer/payments?status=unapplied",
+                 receivables="/manufacturer/receivables?days=30")
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

@@ -336,6 +336,7 @@ def load_specs() -> None:
     from app.inventory import imports as _inventory  # noqa: F401
     from app.inventory import sellout as _sellout_export  # noqa: F401
     from app.orders import queries as _orders_export  # noqa: F401
+    from app.finance import queries as _finance_exports  # noqa: F401
     from app.pricing import imports as _pricing  # noqa: F401
 
 

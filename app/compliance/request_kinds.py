@@ -9,7 +9,8 @@ AMOUNT = Fact("amount", _l("Amount (CNY)"), "CNY")
 register_kind("price_request", _l("Special-price request"),
               (Fact("discount_pct", _l("Discount below the band floor (%)"), "%"), AMOUNT))
 register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT,))
-register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY")),
+register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY"),
+                                                                    Fact("overdue_amount", _l("Overdue receivables (CNY)"), "CNY")),
               on_decided="app.orders.operations:credit_approval_decided")
 register_kind("dealer_review", _l("First-business review of a dealer"),
               on_decided="app.channel.operations:dealer_review_decided",

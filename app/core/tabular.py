@@ -22,7 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -121,14 +121,18 @@ def check_file(filename: str, data: bytes, max_bytes: int = MAX_BYTES) -> str:
     return ext
 
 
-def read_table(filename: str, data: bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES) -> Table:
+def read_table(filename: str, data: bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES,
+               is_header: Callable[[tuple], bool] | None = None, header_within: int = 15) -> Table:
     """The first worksheet of an .xlsx, or a .csv, as a header row and data rows.
 
-    Fully blank rows are skipped; row numbers are those the user sees in Excel. Raises
-    ``TableError`` for a file that cannot be taken at all."""
+    Fully blank rows are skipped; row numbers are those the user sees in Excel. With
+    ``is_header``, the header row is the first of the first ``header_within`` rows it
+    accepts (exports such as bank statements open with a title and the period); the
+    rows above it are dropped. Raises ``TableError`` for a file that cannot be taken at all."""
     ext = check_file(filename, data, max_bytes)
     raw_rows = _xlsx_rows(data) if ext == "xlsx" else _csv_rows(data)
     table: Table | None = None
+    skipped = 0
     for number, values in raw_rows:
         if len(values) > MAX_COLUMNS:
             if any(v not in (None, "") for v in values[MAX_COLUMNS:]):
@@ -138,6 +142,11 @@ def read_table(filename: str, data: bytes, max_rows: int = MAX_ROWS, max_bytes: 
         if all(c is None for c in cells):
             continue
         if table is None:
+            if is_header is not None and not is_header(cells):
+                skipped += 1
+                if skipped >= header_within:
+                    break
+                continue
             table = Table(_headers(cells))
             continue
         if len(table.rows) >= max_rows:

@@ -15,9 +15,11 @@ from app.compliance import approvals
 from app.compliance.models import ApprovalChain
 from app.compliance.operations import Actor, set_context
 from app.demo import data, master_data
+from app.demo.finance import seed_finance
 from app.demo.orders import seed_orders
 from app.demo.stock import seed_stock
 from app.core.i18n import shanghai_today
+from app.finance.models import Payment
 from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
@@ -54,6 +56,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_stock(session, slug)}"
             if not session.scalar(select(func.count()).select_from(Order)):
                 yield f"{slug}: {seed_orders(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(Payment)):
+                yield f"{slug}: {seed_finance(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:

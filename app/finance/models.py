@@ -41,6 +41,9 @@ class Invoice(IdMixin, TimestampMixin, db.Model):
                         name="amounts"),
         CheckConstraint("settled_amount >= 0 AND settled_amount <= amount", name="settled"),
         Index("ix_invoices_dealer_issued", "dealer_id", "issued_on", "id"),
+        Index("ix_invoices_dealer_id_desc", "dealer_id", "id"),
+        Index("ix_invoices_dealer_open", "dealer_id", "due_on", postgresql_where=text("status::text = 'open'::text")),
+        Index("ix_invoices_issued_on", "issued_on"),
         Index("ix_invoices_open_due", "status", "due_on", postgresql_where=text("status::text = 'open'::text")),
         Index("uq_invoices_shipment", "shipment_id", unique=True,
               postgresql_where=text("kind::text = 'invoice'::text AND status::text <> 'void'::text")),
@@ -116,6 +119,9 @@ class Payment(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("status IN ('unapplied', 'partial', 'applied')", name="status"),
         CheckConstraint("source IN ('manual', 'import')", name="source"),
         Index("ix_payments_dealer_received", "dealer_id", "received_on", "id"),
+        Index("ix_payments_dealer_id_desc", "dealer_id", "id"),
+        Index("ix_payments_dealer_open", "dealer_id", postgresql_where=text("status::text <> 'applied'::text")),
+        Index("ix_payments_received_on", "received_on"),
         Index("uq_payments_bank_ref", "bank_ref", unique=True, postgresql_where=text("bank_ref IS NOT NULL")),
     )
 
@@ -141,15 +147,19 @@ class Payment(IdMixin, TimestampMixin, db.Model):
 
 class InvoiceApplication(IdMixin, db.Model):
     """Part of an invoice settled by a payment or by a credit note (matching, 核销):
-    automatic (by reference and amount) or by a clerk. Reversing one is a negative row."""
+    automatic (by reference and amount) or by a clerk. Reversing one is a negative row
+    that names the row it reverses (``reversal_of_id``, at most one reversal per row)
+    and says why (``note``); rows are never changed or deleted."""
 
     __tablename__ = "invoice_applications"
     __table_args__ = (
         CheckConstraint("(payment_id IS NULL) <> (credit_note_id IS NULL)", name="source"),
         CheckConstraint("amount <> 0", name="amount"),
         CheckConstraint("method IN ('auto', 'manual')", name="method"),
+        CheckConstraint("(amount < 0) = (reversal_of_id IS NOT NULL)", name="reversal"),
         Index("ix_invoice_applications_payment", "payment_id"),
         Index("ix_invoice_applications_credit_note", "credit_note_id"),
+        UniqueConstraint("reversal_of_id"),
     )
 
     invoice_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("invoices.id"), nullable=False, index=True)
@@ -160,6 +170,10 @@ class InvoiceApplication(IdMixin, db.Model):
     method: Mapped[str] = mapped_column(String(10), nullable=False)
     applied_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    #: the application this negative row reverses
+    reversal_of_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("invoice_applications.id"))
+    #: why it was reversed
+    note: Mapped[str | None] = mapped_column(String(300))
 
 
 class PaymentReminder(IdMixin, db.Model):
@@ -174,6 +188,8 @@ class PaymentReminder(IdMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
     sent_on: Mapped[date] = mapped_column(Date, nullable=False)
     outbox_message_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("outbox_messages.id"))
+
+    outbox_message = relationship("OutboxMessage")
 
 
 STATEMENT_STATUSES = ("generating", "issued", "confirmed", "disputed", "superseded", "failed")

@@ -5,8 +5,8 @@ user can fix is refused with ``InvalidInput(field, message)``.
 Life of a shipment: ``create_shipment`` packs allocated units of one warehouse (status
 ``packed``; an allocation packed in part is split so that each allocation belongs to at
 most one open shipment) and asks for the packing list PDF; ``ship_shipment`` takes the
-units out of the warehouse (movement ``shipment`` allocated → out) and moves the order's
-line counters; ``confirm_delivery`` records the signature, what arrived and any
+units out of the warehouse (movement ``shipment`` allocated → out), moves the order's
+line counters and issues the shipment's invoice (``app.finance.invoices``); ``confirm_delivery`` records the signature, what arrived and any
 discrepancy; a discrepancy opens a return (a claim) at once.
 
 Quantities at delivery: ``ShipmentLine.received_quantity`` is what physically arrived
@@ -39,6 +39,7 @@ from app.core.money import fen
 from app.core.i18n import shanghai_today
 from app.core.jobs import request_job
 from app.core.numbering import assign_number
+from app.finance.invoices import credit_note_for_return, invoice_shipment
 from app.inventory.models import Warehouse
 from app.inventory.operations import move
 from app.orders.jobs import PACKING_LIST_JOB  # importing it registers the packing list job
@@ -165,9 +166,10 @@ def request_packing_list(session: Session, shipment: Shipment, requested_by=None
 
 
 def ship_shipment(session: Session, shipment: Shipment, actor=None, carrier: str | None = None,
-                  tracking_no: str | None = None, eta: date | None = None) -> Shipment:
+                  tracking_no: str | None = None, eta: date | None = None, day: date | None = None) -> Shipment:
     """The packed units leave the warehouse: one ``shipment`` movement per line
-    (allocated → out), allocations shipped, order lines moved on, the timeline told."""
+    (allocated → out), allocations shipped, order lines moved on, the timeline told, and
+    the shipment invoiced (dated ``day``, the Shanghai business day, by default today)."""
     shipment = _lock(session, Shipment, shipment.id)
     if shipment.status != "packed":
         raise InvalidInput("form", _("Shipment %(number)s is not waiting to ship.", number=shipment.number))
@@ -177,7 +179,7 @@ def ship_shipment(session: Session, shipment: Shipment, actor=None, carrier: str
     if not tracking_no:
         raise InvalidInput("tracking_no", _("Give the tracking number."))
     shipment.carrier, shipment.tracking_no, shipment.eta = carrier, tracking_no, eta or shipment.eta
-    today = shanghai_today()
+    today = day or shanghai_today()
     for line in shipment.lines:
         if line.lot.expires_on is not None and line.lot.expires_on < today:
             raise InvalidInput("form", _("Lot %(lot)s of %(sku)s expired on %(day)s and may not ship: cancel this shipment and "
@@ -201,6 +203,7 @@ def ship_shipment(session: Session, shipment: Shipment, actor=None, carrier: str
     add_event(session, order, "shipped", actor_id, shipment=shipment.number, carrier=shipment.carrier,
               tracking_no=shipment.tracking_no, eta=shipment.eta.isoformat() if shipment.eta else None)
     refresh_status(session, order)
+    invoice_shipment(session, shipment, actor, day=today)
     return shipment
 
 
@@ -430,4 +433,5 @@ def credit_return(session: Session, ret: ReturnRequest, actor=None, day: date | 
     if ret.order_id:
         add_event(session, session.get(Order, ret.order_id), "credited", getattr(actor, "id", None), number=ret.number,
                   credit_note=ret.credit_note_no, amount=str(ret.credit_amount))
+    credit_note_for_return(session, ret, actor, day=day)
     return ret

@@ -64,16 +64,25 @@ class OrderRefused(Exception):
 # --- credit --------------------------------------------------------------------------------
 
 class CreditPosition(NamedTuple):
+    #: the exposure before a new order: ``uninvoiced`` + ``receivable``
     open_amount: Decimal
+    #: open amount of invoices past their due day (less money received, not yet matched)
     overdue_amount: Decimal
+    #: accepted orders' amounts not yet invoiced
+    uninvoiced: Decimal = Decimal(0)
+    #: invoices − credit notes − payments
+    receivable: Decimal = Decimal(0)
 
 
-def credit_position(session: Session, dealer_id: int) -> CreditPosition:
-    """What the dealer owes or has committed: open orders' amounts, and overdue
-    receivables (none until invoices exist: issue 6 replaces this function)."""
-    open_amount = session.scalar(select(func.coalesce(func.sum(Order.total_amount), 0)).where(
-        Order.dealer_id == dealer_id, Order.status.in_(OPEN_FOR_CREDIT)))
-    return CreditPosition(Decimal(open_amount), Decimal(0))
+def credit_position(session: Session, dealer_id: int, day: date | None = None) -> CreditPosition:
+    """What the dealer owes or has committed: accepted orders not yet invoiced plus its
+    open receivables (invoices − credit notes − payments), and what is overdue. Any
+    overdue amount sends a new order to the ``order_over_credit`` approval."""
+    from app.finance.queries import credit_figures
+
+    figures = credit_figures(session, dealer_id, OPEN_FOR_CREDIT, day or shanghai_today())
+    return CreditPosition(figures.uninvoiced + figures.receivable, figures.overdue, figures.uninvoiced,
+                          figures.receivable)
 
 
 def _lock_dealer(session: Session, dealer_id: int) -> None:
@@ -281,7 +290,7 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
         raise OrderRefused(checked.problems)
 
     _lock_dealer(session, dealer.id)
-    position = credit_position(session, dealer.id)
+    position = credit_position(session, dealer.id, day)
     credit = CreditCheck(limit=Decimal(dealer.credit_limit or 0), open_amount=position.open_amount,
                          overdue_amount=position.overdue_amount, order_amount=checked.total)
     order = Order(kind="standard", dealer_id=dealer.id, hospital_id=hospital_id, idempotency_key=key,
@@ -315,11 +324,13 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
         return order
     add_event(session, order, "approval_requested", actor_id, over_limit=str(credit.over_limit),
               limit=str(credit.limit), overdue=str(credit.overdue_amount))
+    title = (_("Order %(number)s over the credit limit of %(dealer)s", number=order.number, dealer=dealer.name)
+             if credit.over_limit else
+             _("Order %(number)s of %(dealer)s, who has overdue invoices", number=order.number, dealer=dealer.name))
     request = approvals.submit(
-        session, "order_over_credit", _("Order %(number)s over the credit limit of %(dealer)s",
-                                        number=order.number, dealer=dealer.name),
-        user, {"amount": order.total_amount, "over_limit": credit.over_limit}, entity=("orders", order.id),
-        region_id=dealer.region_id)
+        session, "order_over_credit", title, user,
+        {"amount": order.total_amount, "over_limit": credit.over_limit, "overdue_amount": credit.overdue_amount},
+        entity=("orders", order.id), region_id=dealer.region_id)
     order.approval_request_id = request.id
     session.flush()
     return order

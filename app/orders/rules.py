@@ -35,8 +35,8 @@ def fulfilment_status(current: str, lines: list[LineProgress]) -> str:
 @dataclass(frozen=True)
 class CreditCheck:
     limit: Decimal
-    open_amount: Decimal     # orders accepted and not yet closed (paid)
-    overdue_amount: Decimal  # receivables past their due date (invoices arrive with issue 6)
+    open_amount: Decimal     # accepted orders not yet invoiced + open receivables
+    overdue_amount: Decimal  # open invoices past their due day (less money received, not yet matched)
     order_amount: Decimal
 
     @property

@@ -4,7 +4,8 @@ Reported by the dealer (for the location it holds, or a location at a hospital i
 serves) or by the hospital (for the location at that hospital); confirmed by the
 manufacturer, which consumes the units at the location (``consumption``, available →
 out) and creates the sale: an order of kind ``consignment_use``, already delivered,
-priced by ``resolve_price`` on the surgery date (what issue 6 will invoice).
+priced by ``resolve_price`` on the surgery date, and invoiced at once
+(``app.finance.invoices.invoice_consignment_use``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from app.core.errors import InvalidInput
 from app.core.money import fen
 from app.core.i18n import shanghai_today
 from app.core.numbering import assign_number
+from app.finance.invoices import invoice_consignment_use
 from app.core.pagination import Page, keyset_page
 from app.inventory.consignment import holder_of
 from app.inventory.models import Lot, StockBalance, Warehouse
@@ -237,6 +239,7 @@ def confirm_surgery_report(session: Session, report: SurgeryReport, user) -> Ord
               warehouse=report.warehouse.code, surgery_on=report.surgery_on.isoformat(), total=str(total))
     report.status, report.order_id = "confirmed", order.id
     session.flush()
+    invoice_consignment_use(session, order, user)
     return order
 
 

@@ -22,9 +22,15 @@ class RHDashboard(RHDealer):
     def get(self):
         from app.compliance import expiry
 
+        from app.finance import queries as finance_q
+
+        today, money = shanghai_today(), current_user.has_role(*finance_q.DEALER_FINANCE)
         return render_page("dealer/dashboard.html", dealer=current_user.dealer,
                            colleagues=colleagues(db.session, current_user),
-                           expiring=expiry.expiring(db.session, shanghai_today(), dealer_id=current_user.dealer_id))
+                           expiring=expiry.expiring(db.session, today, dealer_id=current_user.dealer_id),
+                           position=finance_q.dealer_position(db.session, current_user.dealer_id, today) if money else None,
+                           reminders=finance_q.recent_reminders(db.session, current_user.dealer_id, today) if money else [],
+                           **finance_q.labels())
 
 
 class RHRequests(RHDealer):
@@ -79,3 +85,10 @@ bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHD
 bp.add_url_rule("/deliveries/<int:shipment_id>/return", view_func=deliveries_h.RHReturnNew.as_view("return_new"))
 bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
 bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))
+
+# invoices and collections (回款)
+from portals.dealer import finance as finance_h  # noqa: E402  (beside its routes: areas add theirs at the end)
+bp.add_url_rule("/invoices", view_func=finance_h.RHInvoices.as_view("invoices"))
+bp.add_url_rule("/invoices/<int:invoice_id>", view_func=finance_h.RHInvoice.as_view("invoice"))
+bp.add_url_rule("/payments", view_func=finance_h.RHPayments.as_view("payments"))
+bp.add_url_rule("/payments/<int:payment_id>", view_func=finance_h.RHPayment.as_view("payment"))

@@ -282,6 +282,9 @@ def _invoices_and_payments() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_invoices_number'))
     )
     op.create_index('ix_invoices_dealer_issued', 'invoices', ['dealer_id', 'issued_on', 'id'], unique=False)
+    op.create_index('ix_invoices_dealer_id_desc', 'invoices', ['dealer_id', 'id'], unique=False)
+    op.create_index('ix_invoices_dealer_open', 'invoices', ['dealer_id', 'due_on'], unique=False, postgresql_where=sa.text("status::text = 'open'::text"))
+    op.create_index('ix_invoices_issued_on', 'invoices', ['issued_on'], unique=False)
     op.create_index('ix_invoices_open_due', 'invoices', ['status', 'due_on'], unique=False, postgresql_where=sa.text("status::text = 'open'::text"))
     op.create_index(op.f('ix_invoices_order_id'), 'invoices', ['order_id'], unique=False)
     op.create_index(op.f('ix_invoices_related_invoice_id'), 'invoices', ['related_invoice_id'], unique=False)
@@ -343,6 +346,9 @@ def _invoices_and_payments() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_payments_number'))
     )
     op.create_index('ix_payments_dealer_received', 'payments', ['dealer_id', 'received_on', 'id'], unique=False)
+    op.create_index('ix_payments_dealer_id_desc', 'payments', ['dealer_id', 'id'], unique=False)
+    op.create_index('ix_payments_dealer_open', 'payments', ['dealer_id'], unique=False, postgresql_where=sa.text("status::text <> 'applied'::text"))
+    op.create_index('ix_payments_received_on', 'payments', ['received_on'], unique=False)
     op.create_index('uq_payments_bank_ref', 'payments', ['bank_ref'], unique=True, postgresql_where=sa.text('bank_ref IS NOT NULL'))
     op.create_table('invoice_applications',
     sa.Column('invoice_id', sa.BigInteger(), nullable=False),
@@ -353,15 +359,20 @@ def _invoices_and_payments() -> None:
     sa.Column('method', sa.String(length=10), nullable=False),
     sa.Column('applied_by_id', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('reversal_of_id', sa.BigInteger(), nullable=True),
+    sa.Column('note', sa.String(length=300), nullable=True),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.CheckConstraint("method IN ('auto', 'manual')", name=op.f('ck_invoice_applications_method')),
     sa.CheckConstraint('(payment_id IS NULL) <> (credit_note_id IS NULL)', name=op.f('ck_invoice_applications_source')),
     sa.CheckConstraint('amount <> 0', name=op.f('ck_invoice_applications_amount')),
+    sa.CheckConstraint('(amount < 0) = (reversal_of_id IS NOT NULL)', name=op.f('ck_invoice_applications_reversal')),
     sa.ForeignKeyConstraint(['applied_by_id'], ['users.id'], name=op.f('fk_invoice_applications_applied_by_id_users')),
     sa.ForeignKeyConstraint(['credit_note_id'], ['invoices.id'], name=op.f('fk_invoice_applications_credit_note_id_invoices')),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_invoice_applications_invoice_id_invoices')),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_invoice_applications_payment_id_payments')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_applications'))
+    sa.ForeignKeyConstraint(['reversal_of_id'], ['invoice_applications.id'], name=op.f('fk_invoice_applications_reversal_of_id_invoice_applications')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_applications')),
+    sa.UniqueConstraint('reversal_of_id', name=op.f('uq_invoice_applications_reversal_of_id'))
     )
     op.create_index('ix_invoice_applications_credit_note', 'invoice_applications', ['credit_note_id'], unique=False)
     op.create_index(op.f('ix_invoice_applications_invoice_id'), 'invoice_applications', ['invoice_id'], unique=False)
