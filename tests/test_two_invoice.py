@@ -17,7 +17,7 @@ from app.core.i18n import shanghai_today
 from app.finance import two_invoice
 from app.inventory import sellout
 from app.inventory.models import SellOutLine
-from tests.sellout_world import authorize, dealer, deliver, hospital, lot_tag, sellout_world, sku  # noqa: F401
+from tests.sellout_world import authorize, dealer, deliver, hospital, lot_tag, sellout_world  # noqa: F401
 
 TODAY = shanghai_today()
 

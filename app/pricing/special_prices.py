@@ -655,18 +655,7 @@ def may_see_evidence(session: Session, user, document) -> bool:
     return request_for(session, ChannelScope.of(user), int(document.entity_id)) is not None
 
 
-def draft_lines(draft: Draft) -> dict[int, LineDraft]:
-    """The checked lines by their form row (for the form's per-line preview)."""
-    return {line.index: line for line in draft.lines}
-
-
-def hospital_choices(session: Session, dealer_id: int, day: date | None = None):
-    from app.orders.queries import sellable_hospitals
-
-    return sellable_hospitals(session, dealer_id, day or shanghai_today())
-
-
 def window_default(today: date | None = None) -> tuple[date, date]:
-    """A new request's suggested window: today to the end of the next year's first quarter."""
+    """A new request's suggested window: from today, six months (a tender's first half-year)."""
     today = today or shanghai_today()
     return today, today + timedelta(days=180)
