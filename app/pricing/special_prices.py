@@ -548,29 +548,58 @@ class RequestFilter:
     search: str = ""
 
 
+@dataclass(frozen=True)
+class RequestRow:
+    """A request as the lists show it, with its units capped and used over its lines."""
+
+    id: int
+    number: str
+    status: str
+    valid_from: date
+    valid_until: date
+    total_amount: Decimal
+    max_discount_pct: Decimal
+    tender_ref: str | None
+    created_at: object
+    approval_request_id: int | None
+    dealer_code: str
+    dealer_name: str
+    hospital_code: str
+    hospital_name: str
+    capped: int = 0
+    used: int = 0
+    line_count: int = 0
+
+
+def _usage(session: Session, request_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """(units capped, units used, lines) per request, for one page of requests: two
+    grouped queries on the page's ids (a correlated sum per row let a generic plan scan
+    every priced order line once per row: 2 s for a dealer with 1,000 requests)."""
+    if not request_ids:
+        return {}
+    caps = {rid: (int(capped), int(n)) for rid, capped, n in session.execute(
+        select(PriceRequestLine.price_request_id, func.sum(PriceRequestLine.quantity_cap), func.count())
+        .where(PriceRequestLine.price_request_id.in_(request_ids)).group_by(PriceRequestLine.price_request_id))}
+    used = dict(session.execute(
+        select(PriceRequestLine.price_request_id, func.sum(OrderLine.quantity))
+        .join(OrderLine, (OrderLine.price_source_type == SOURCE) & (OrderLine.price_source_id == PriceRequestLine.id))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(PriceRequestLine.price_request_id.in_(request_ids), Order.status.not_in(RELEASED_ORDER_STATUSES))
+        .group_by(PriceRequestLine.price_request_id)).all())
+    return {rid: (caps.get(rid, (0, 0))[0], int(used.get(rid) or 0), caps.get(rid, (0, 0))[1]) for rid in request_ids}
+
+
 def requests_page(session: Session, scope, cursor: str | None, f: RequestFilter = RequestFilter(),
                   today: date | None = None) -> Page:
-    """Requests the scope may see, newest first, as plain rows with each request's units
-    capped and used (Σ over its lines)."""
+    """Requests the scope may see, newest first, as ``RequestRow``s with each request's
+    units capped and used (Σ over its lines)."""
     today = today or shanghai_today()
-    lines = (select(PriceRequestLine.price_request_id.label("request_id"),
-                    func.sum(PriceRequestLine.quantity_cap).label("capped"),
-                    func.count().label("line_count"))
-             .group_by(PriceRequestLine.price_request_id).subquery())
-    used = (select(func.coalesce(func.sum(OrderLine.quantity), 0))
-            .join(Order, Order.id == OrderLine.order_id)
-            .join(PriceRequestLine, PriceRequestLine.id == OrderLine.price_source_id)
-            .where(OrderLine.price_source_type == SOURCE, PriceRequestLine.price_request_id == PriceRequest.id,
-                   Order.status.not_in(RELEASED_ORDER_STATUSES))
-            .correlate(PriceRequest).scalar_subquery())
     stmt = (select(PriceRequest.id, PriceRequest.number, PriceRequest.status, PriceRequest.valid_from,
                    PriceRequest.valid_until, PriceRequest.total_amount, PriceRequest.max_discount_pct,
                    PriceRequest.tender_ref, PriceRequest.created_at, PriceRequest.approval_request_id,
                    Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name"),
-                   Hospital.code.label("hospital_code"), Hospital.name.label("hospital_name"),
-                   lines.c.capped, lines.c.line_count, used.label("used"))
-            .join(Dealer, Dealer.id == PriceRequest.dealer_id).join(Hospital, Hospital.id == PriceRequest.hospital_id)
-            .outerjoin(lines, lines.c.request_id == PriceRequest.id))
+                   Hospital.code.label("hospital_code"), Hospital.name.label("hospital_name"))
+            .join(Dealer, Dealer.id == PriceRequest.dealer_id).join(Hospital, Hospital.id == PriceRequest.hospital_id))
     stmt = _scoped(stmt, scope)
     if f.status == "expired":
         stmt = stmt.where(PriceRequest.status == "approved", PriceRequest.valid_until < today)
@@ -584,7 +613,11 @@ def requests_page(session: Session, scope, cursor: str | None, f: RequestFilter 
         stmt = stmt.where(PriceRequest.hospital_id == f.hospital_id)
     if search := f.search.strip().upper()[:40]:
         stmt = stmt.where(PriceRequest.number.contains(search))
-    return keyset_page(session, stmt, (PriceRequest.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
+    page = keyset_page(session, stmt, (PriceRequest.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
+    usage = _usage(session, [r.id for r in page.items])
+    page.items = [RequestRow(**r._mapping, capped=usage[r.id][0], used=usage[r.id][1], line_count=usage[r.id][2])
+                  for r in page.items]
+    return page
 
 
 def request_hospitals(session: Session, scope) -> list:
