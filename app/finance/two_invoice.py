@@ -36,16 +36,18 @@ from app.orders.models import Order, Shipment, ShipmentLine
 VIEWERS = ("admin", "channel_manager", "regional_manager", "qa_ra", "finance")
 
 
-def violations_stmt():
+def violations_stmt(pair: tuple[int, int] | None = None):
     """A subquery: one row per hospital sale into a public hospital whose units cannot
     all have reached the selling dealer from the manufacturer — id, dealer_id,
     hospital_id, sku_id, lot_id, sold_on, quantity, unit_price, invoice_no, sold_before
     (the dealer's earlier sales of the lot), direct (what it had received of the lot from
     the manufacturer by the sale day) and via_dealers (units that came through another
-    dealer)."""
+    dealer). ``pair`` (dealer id, lot id) limits it to one dealer's sales of one lot."""
     s = SellOutLine
-    pairs = (select(s.buyer_dealer_id.label("dealer_id"), s.lot_id.label("lot_id"))
-             .where(s.buyer_dealer_id.is_not(None)).distinct().subquery())
+    pairs = select(s.buyer_dealer_id.label("dealer_id"), s.lot_id.label("lot_id")).where(s.buyer_dealer_id.is_not(None))
+    if pair is not None:
+        pairs = pairs.where(s.buyer_dealer_id == pair[0], s.lot_id == pair[1])
+    pairs = pairs.distinct().subquery()
     before = func.coalesce(func.sum(s.quantity).over(partition_by=(s.dealer_id, s.lot_id), order_by=(s.sold_on, s.id),
                                                      rows=(None, -1)), 0)
     sales = (select(s.id, s.dealer_id, s.hospital_id, s.sku_id, s.lot_id, s.sold_on, s.quantity, s.unit_price,
@@ -80,8 +82,8 @@ class ViolationFilter:
                 "hospital_id": self.hospital_id or ""}
 
 
-def _listing(scope, f: ViolationFilter):
-    v = violations_stmt()
+def _listing(scope, f: ViolationFilter, pair: tuple[int, int] | None = None):
+    v = violations_stmt(pair)
     seller = aliased(Dealer)
     upstream = (select(func.string_agg(func.distinct(seller.name), "、"))
                 .select_from(SellOutLine).join(seller, seller.id == SellOutLine.dealer_id)
@@ -201,11 +203,13 @@ def evidence_chain(session: Session, scope, line_id: int) -> Chain | None:
     had from the manufacturer by then, and each dealer-to-dealer sale that brought it the
     rest with the manufacturer's shipments (and invoices) to that dealer. None when the
     line is no violation or outside the scope (the page answers 404)."""
-    stmt, v = _listing(scope, ViolationFilter())
+    sale = session.get(SellOutLine, line_id)
+    if sale is None or sale.hospital_id is None:
+        return None
+    stmt, v = _listing(scope, ViolationFilter(), pair=(sale.dealer_id, sale.lot_id))
     row = session.execute(stmt.add_columns(v.c.sold_before).where(v.c.id == line_id)).first()
     if row is None:
         return None
-    sale = session.get(SellOutLine, line_id)
     from_dealers = [DealerSale(bought, _receipts(session, bought.dealer_id, sale.lot_id, bought.sold_on),
                                _bought(session, bought.dealer_id, sale.lot_id, bought.sold_on))
                     for bought in _bought(session, sale.dealer_id, sale.lot_id, sale.sold_on)]
