@@ -577,3 +577,20 @@ def test_manufacturer_exports_the_requests_it_sees(as_tenant, acme, signed_in, r
     mine = rows("channel")
     assert {(r[0], r[9]) for r in mine} == {(number, "CV-NC-3012"), (number, "CV-SH-6F")}
     assert rows("sales.south") == []
+
+
+def test_a_quoted_price_below_the_floor_stands_only_under_a_special_price_and_uses_its_cap(as_tenant, acme):
+    quoted = {"sku_id": acme["CV-NC-3012"], "quantity": 3, "unit_price": Decimal("1550.00"),
+              "price_source": ("quote_lines", 1), "price_note": "报价单 QT-TEST"}
+    with as_tenant("acme") as s:
+        dealer = s.get(Dealer, acme["D-SH-001"])
+        refused = order_ops.check_lines(s, dealer, [dict(quoted)], hospital_id=acme["H-SH-011"])
+        assert [(i, f) for i, f, _m in refused.problems] == [(0, "unit_price")]  # below the floor of 1662.50
+        request = ask(s, acme, "H-SH-011", [("CV-NC-3012", 10, "1500.00")])
+        approve(s, request)
+        covered = order_ops.check_lines(s, dealer, [dict(quoted)], hospital_id=acme["H-SH-011"])
+        (line,) = covered.lines
+        assert covered.problems == [] and line.unit_price == Decimal("1550.00")
+        assert line.price_source == ("price_request_lines", request.lines[0].id) and request.number in line.price_note
+        too_many = order_ops.check_lines(s, dealer, [dict(quoted, quantity=11)], hospital_id=acme["H-SH-011"])
+        assert [(i, f) for i, f, _m in too_many.problems] == [(0, "unit_price")]  # no special price covers 11
