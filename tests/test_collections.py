@@ -214,7 +214,7 @@ def test_an_order_from_a_dealer_with_overdue_invoices_waits_for_credit_approval(
         dealer = s.scalar(select(Dealer).where(Dealer.code == "D-SH-001"))
         before = order_ops.credit_position(s, dealer.id)
         assert before.overdue_amount == 0
-        overdue = invoice(s, dealer, [("2345.00", "0.13")], day=shanghai_today() - timedelta(days=100), due_in=90)
+        invoice(s, dealer, [("2345.00", "0.13")], day=shanghai_today() - timedelta(days=100), due_in=90)
         position = order_ops.credit_position(s, dealer.id)
         assert position.overdue_amount == D("2345.00") and position.receivable == before.receivable + D("2345.00")
         owner = s.scalar(select(User).where(User.email == "dealer1@acme.test"))

@@ -324,6 +324,9 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     handlers["orders"] = orders.RHOrders
     from portals.manufacturer import finance
     handlers.update(invoices=finance.RHInvoices, payments=finance.RHPayments, receivables=finance.RHReceivables)
+    from portals.manufacturer import special_prices, two_invoice
+    handlers["price_requests"] = special_prices.RHPriceRequests
+    handlers["two_invoice"] = two_invoice.RHTwoInvoice
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -338,6 +341,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     pages["orders"] = "/manufacturer/orders?status=approved"
     pages.update(invoices="/manufacturer/invoices?status=open", payments="/manufacturer/payments?status=unapplied",
                  receivables="/manufacturer/receivables?days=30")
+    pages["price_requests"] = "/manufacturer/price-requests?status=approved&dealer=D-SH"
+    pages["two_invoice"] = "/manufacturer/two-invoice?month=2026-01&dealer=D-JS"
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

@@ -58,10 +58,18 @@ class RequestKind:
     #: called before the final approval is signed ("package.module:function"); it raises
     #: ApprovalError to refuse the approval while nothing has been written yet
     before_approval: str | None = None
+    #: called in the same transaction when a request is returned for changes, withdrawn
+    #: or submitted again ("package.module:function"), so a domain record that mirrors its
+    #: request's status (a special-price request) follows it whichever page acted
+    on_changed: str | None = None
 
     def decided(self, session: Session, request: ApprovalRequest) -> None:
         if self.on_decided:
             _function(self.on_decided)(session, request)
+
+    def changed(self, session: Session, request: ApprovalRequest) -> None:
+        if self.on_changed:
+            _function(self.on_changed)(session, request)
 
     def check_approval(self, session: Session, request: ApprovalRequest) -> None:
         if self.before_approval:
@@ -76,9 +84,16 @@ def _function(name: str):
 KINDS: dict[str, RequestKind] = {}
 
 
-def register_kind(name: str, label, facts: tuple[Fact, ...] = (), on_decided=None, before_approval=None) -> RequestKind:
-    KINDS[name] = RequestKind(name, label, facts, on_decided, before_approval)
+def register_kind(name: str, label, facts: tuple[Fact, ...] = (), on_decided=None, before_approval=None,
+                  on_changed=None) -> RequestKind:
+    KINDS[name] = RequestKind(name, label, facts, on_decided, before_approval, on_changed)
     return KINDS[name]
+
+
+def _changed(session: Session, request: ApprovalRequest) -> None:
+    kind = KINDS.get(request.kind)
+    if kind:
+        kind.changed(session, request)
 
 
 # --- signatures ------------------------------------------------------------------------
@@ -287,6 +302,7 @@ def decide(session: Session, request: ApprovalRequest, user: User, decision: str
         else:
             request.status = "returned"
             session.flush()
+            _changed(session, request)
     return record
 
 
@@ -297,6 +313,7 @@ def withdraw(session: Session, request: ApprovalRequest, user: User, why: str) -
         request.status = "withdrawn"
         request.decided_at = session.execute(select(func.now())).scalar()
         session.flush()
+        _changed(session, request)
 
 
 def resubmit(session: Session, request: ApprovalRequest, user: User, facts: dict | None = None) -> None:
@@ -311,6 +328,7 @@ def resubmit(session: Session, request: ApprovalRequest, user: User, facts: dict
         request.route = _route_for(session, request.kind, request.facts)
         request.current_index, request.status, request.step_started_at = 0, "in_review", now
         session.flush()
+        _changed(session, request)
         if not request.route:
             _finish(session, request, "approved", now)
 

@@ -338,6 +338,7 @@ def load_specs() -> None:
     from app.orders import queries as _orders_export  # noqa: F401
     from app.finance import queries as _finance_exports  # noqa: F401
     from app.pricing import imports as _pricing  # noqa: F401
+    from app.finance import two_invoice as _two_invoice_export  # noqa: F401
 
 
 # --- checking and applying a table ---------------------------------------------------------

@@ -184,6 +184,11 @@ def document_for(session: Session, user, document_id: int):
 
         if user.has_role(*CHANNEL_VIEWERS) and dealer_detail(session, ChannelScope.of(user), doc.dealer_id) is not None:
             return doc
+    if doc.entity_type == "price_requests":
+        # a special-price request's tender documents: whoever may open the request
+        from app.pricing.special_prices import may_see_evidence
+
+        return doc if may_see_evidence(session, user, doc) else None
     return None
 
 

@@ -7,7 +7,9 @@ from app.compliance.approvals import Fact, register_kind
 AMOUNT = Fact("amount", _l("Amount (CNY)"), "CNY")
 
 register_kind("price_request", _l("Special-price request"),
-              (Fact("discount_pct", _l("Discount below the band floor (%)"), "%"), AMOUNT))
+              (Fact("discount_pct", _l("Discount below the band floor (%)"), "%"), AMOUNT),
+              on_decided="app.pricing.special_prices:price_request_decided",
+              on_changed="app.pricing.special_prices:price_request_changed")
 register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT,))
 register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY"),
                                                                     Fact("overdue_amount", _l("Overdue receivables (CNY)"), "CNY")),

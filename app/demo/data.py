@@ -153,11 +153,6 @@ TENANTS = {
             ("D-LN-001", "辽宁盛京医疗器械有限公司", "tier1", "LN", "邓涛", "024-2351 8809"),
             ("D-SN-001", "陕西秦川医疗器械有限公司", "tier1", "SN", "曹阳", "029-8832 6617"),
         ],
-        "sample_requests": [
-            ("dealer1", "复旦大学附属中山医院 · 药物洗脱支架 2026 年度带量采购特价",
-             {"discount_pct": "18", "amount": "620000.00"}),
-            ("dealer2", "中山大学附属第一医院 · PTCA 球囊导管特价", {"discount_pct": "8", "amount": "126000.00"}),
-        ],
         "dealer_users": [("dealer1", "D-SH-001", "陈志强", ["dealer_owner"]), ("dealer2", "D-GD-001", "黄俊", ["dealer_owner"]),
                          ("dealer1.sales", "D-SH-001", "李娜", ["dealer_sales"])],
         "hospital_users": [("hospital1", "H-SH-001", "张医工", ["equipment"]), ("hospital2", "H-BJ-002", "高采购", ["purchasing"])],

@@ -17,6 +17,7 @@ from app.compliance.operations import Actor, set_context
 from app.demo import data, master_data
 from app.demo.finance import seed_finance
 from app.demo.orders import seed_orders
+from app.demo.prices import seed_special_prices, seed_two_invoice
 from app.demo.stock import seed_stock
 from app.core.i18n import shanghai_today
 from app.finance.models import Payment
@@ -24,6 +25,7 @@ from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
 from app.orders.models import Order
+from app.pricing.models import PriceRequest
 from tenants.migrations import migrate_all, upgrade_public
 from tenants.provisioning import create_tenant
 from tenants.registry import by_slug
@@ -58,6 +60,10 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_orders(session, slug)}"
             if not session.scalar(select(func.count()).select_from(Payment)):
                 yield f"{slug}: {seed_finance(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(PriceRequest)):
+                yield f"{slug}: {seed_special_prices(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(Hospital).where(Hospital.ownership == "private")):
+                yield f"{slug}: {seed_two_invoice(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:
@@ -101,7 +107,8 @@ def seed_tenant(session: Session, slug: str, spec: dict) -> None:
 
 
 def seed_approvals(session: Session, slug: str, spec: dict) -> None:
-    """The chains a mid-sized maker starts with, and two price requests in flight."""
+    """The chains a mid-sized maker starts with (requests in flight come with their
+    stages: special prices in app.demo.prices)."""
     from decimal import Decimal
 
     step = approvals.StepSpec
@@ -109,10 +116,6 @@ def seed_approvals(session: Session, slug: str, spec: dict) -> None:
         for name, role, same_region, field, op, value, sla in steps:
             approvals.add_step(session, kind, step(name, role, same_region, field, op,
                                                    None if value is None else Decimal(value), sla))
-    for local, title, facts in spec.get("sample_requests", ()):
-        requester = session.scalar(select(User).where(User.email == f"{local}@{slug}.test"))
-        dealer = requester.dealer
-        approvals.submit(session, "price_request", title, requester, facts, ("dealers", dealer.id), dealer.region_id)
 
 
 #: the day the demo's dates were written for: seeded later, every date moves by as many

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -285,22 +286,31 @@ class ConsignmentCountLine(IdMixin, db.Model):
 
 
 class SellOutLine(IdMixin, TimestampMixin, db.Model):
-    """流向: one sale a dealer reports to a hospital — the record the two-invoice rule
-    (两票制) and GSP sales records need. Checked against what the dealer received."""
+    """流向: one sale a dealer reports to a hospital, or to another dealer (分销流向,
+    ``buyer_dealer_id`` instead of ``hospital_id``) — the record the two-invoice rule
+    (两票制) and GSP sales records need. Checked against what the dealer received; what a
+    dealer reports selling to another dealer is what that dealer received from it."""
 
     __tablename__ = "sell_out_lines"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("unit_price IS NULL OR unit_price >= 0", name="unit_price"),
         CheckConstraint("source IN ('form', 'import', 'api')", name="source"),
+        CheckConstraint("(hospital_id IS NULL) <> (buyer_dealer_id IS NULL)", name="buyer"),
+        CheckConstraint("buyer_dealer_id IS NULL OR buyer_dealer_id <> dealer_id", name="not_to_itself"),
         Index("ix_sell_out_lines_dealer_sold_on", "dealer_id", "sold_on"),
         Index("ix_sell_out_lines_hospital", "hospital_id"),
         Index("ix_sell_out_lines_lot", "lot_id"),
+        Index("ix_sell_out_lines_buyer_dealer", "buyer_dealer_id", "lot_id",
+              postgresql_where=text("buyer_dealer_id IS NOT NULL")),
     )
 
     dealer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("dealers.id"), nullable=False)
     sold_on: Mapped[date] = mapped_column(Date, nullable=False)
-    hospital_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("hospitals.id"), nullable=False)
+    #: the hospital sold to; empty for a sale to another dealer
+    hospital_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hospitals.id"))
+    #: the dealer sold to (分销流向); empty for a sale to a hospital
+    buyer_dealer_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("dealers.id"))
     sku_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("skus.id"), nullable=False)
     lot_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("lots.id"), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -312,7 +322,8 @@ class SellOutLine(IdMixin, TimestampMixin, db.Model):
     import_run_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("import_runs.id"))
     reported_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
 
-    dealer = relationship("Dealer")
+    dealer = relationship("Dealer", foreign_keys=[dealer_id])
+    buyer_dealer = relationship("Dealer", foreign_keys=[buyer_dealer_id])
     hospital = relationship("Hospital")
     sku = relationship("Sku")
     lot = relationship("Lot")

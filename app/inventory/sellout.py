@@ -2,7 +2,8 @@
 
 Sell-in of a dealer (what it received) is the delivered shipment lines of its orders
 (``received_quantity``, else ``quantity``) minus the lines of its returns that came back
-(``received``/``credited``). Channel stock per dealer × SKU × lot is sell-in minus
+(``received``/``credited``), plus what other dealers reported selling to it (分销流向: a
+sell-out line naming a buyer dealer instead of a hospital, received on its sale day). Channel stock per dealer × SKU × lot is sell-in minus
 sell-out; days of cover divide it by the average daily sell-out of the last 90 days.
 
 A sell-out line is checked against that position: the lot must be one the dealer
@@ -109,23 +110,48 @@ def _positions(dealer_ids, day: date | None, window_start: date, lot_id: int | N
                 .where(ReturnRequest.status.in_(RETURNED_STATUSES)))
     sold = select(SellOutLine.dealer_id, SellOutLine.lot_id, zero, zero, SellOutLine.quantity,
                   case((SellOutLine.sold_on >= window_start, SellOutLine.quantity), else_=0), no_day)
+    # what another dealer reported selling to this one arrived on the sale day
+    bought = (select(SellOutLine.buyer_dealer_id, SellOutLine.lot_id, SellOutLine.quantity, zero, zero, zero,
+                     SellOutLine.sold_on).where(SellOutLine.buyer_dealer_id.is_not(None)))
     if dealer_ids is not None:
         delivered = delivered.where(Order.dealer_id.in_(dealer_ids))
         returned = returned.where(ReturnRequest.dealer_id.in_(dealer_ids))
         sold = sold.where(SellOutLine.dealer_id.in_(dealer_ids))
+        bought = bought.where(SellOutLine.buyer_dealer_id.in_(dealer_ids))
     if lot_id is not None:
         delivered = delivered.where(ShipmentLine.lot_id == lot_id)
         returned = returned.where(ReturnLine.lot_id == lot_id)
         sold = sold.where(SellOutLine.lot_id == lot_id)
+        bought = bought.where(SellOutLine.lot_id == lot_id)
     if day is not None:
         delivered = delivered.where(received_day <= day)
         returned = returned.where(or_(ReturnRequest.received_at.is_(None), _shanghai_day(ReturnRequest.received_at) <= day))
         sold = sold.where(SellOutLine.sold_on <= day)
-    moves = union_all(delivered, returned, sold).subquery()
+        bought = bought.where(SellOutLine.sold_on <= day)
+    moves = union_all(delivered, returned, sold, bought).subquery()
     return (select(moves.c.dealer_id, moves.c.lot_id, func.sum(moves.c.delivered).label("delivered"),
                    func.sum(moves.c.returned).label("returned"), func.sum(moves.c.sold).label("sold"),
                    func.sum(moves.c.sold_90).label("sold_90"), func.min(moves.c.first_day).label("first_day"))
             .group_by(moves.c.dealer_id, moves.c.lot_id)).subquery()
+
+
+def direct_units(dealer_id, lot_id, day):
+    """SQL: units of the lot the dealer had received *from the manufacturer* by ``day``
+    (delivered shipment lines of its orders, minus its returns received back). The
+    arguments may be columns of an outer query (two-invoice checks correlate on them)."""
+    received_day = _received_day()
+    delivered = (select(func.coalesce(func.sum(func.coalesce(ShipmentLine.received_quantity, ShipmentLine.quantity)), 0))
+                 .select_from(ShipmentLine).join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+                 .join(Order, Order.id == Shipment.order_id)
+                 .where(Shipment.status == "delivered", Order.dealer_id == dealer_id, ShipmentLine.lot_id == lot_id,
+                        received_day <= day).scalar_subquery())
+    returned = (select(func.coalesce(func.sum(ReturnLine.quantity), 0))
+                .select_from(ReturnLine).join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+                .where(ReturnRequest.dealer_id == dealer_id, ReturnLine.lot_id == lot_id,
+                       ReturnRequest.status.in_(RETURNED_STATUSES),
+                       or_(ReturnRequest.received_at.is_(None), _shanghai_day(ReturnRequest.received_at) <= day))
+                .scalar_subquery())
+    return delivered - returned
 
 
 @dataclass(frozen=True)
@@ -154,6 +180,17 @@ def received_lots(session: Session, dealer_id: int, sku_id: int | None = None) -
     """The lots the dealer received (for the form's choice), with what it still holds:
     rows of lot_id, sku_id, sku_code, lot_no, serial_no, expires_on, available."""
     return [r for r in channel_stock(session, [dealer_id], None, sku_id=sku_id)]
+
+
+def buyer_choices(session: Session, dealer: Dealer, limit: int = 500) -> list:
+    """The dealers the form offers as buyers (分销): active ones of the seller's own area
+    (华东, 华南 …), its own sub-dealers first; rows of id, code, name."""
+    parts = dealer.region.path.strip("/").split("/")
+    area = "/" + "/".join(parts[:2]) + "/" if len(parts) >= 2 else dealer.region.path
+    return list(session.execute(
+        select(Dealer.id, Dealer.code, Dealer.name).join(Region, Region.id == Dealer.region_id)
+        .where(Dealer.status == "active", Dealer.id != dealer.id, Region.path.startswith(area))
+        .order_by(case((Dealer.upstream_dealer_id == dealer.id, 0), else_=1), Dealer.code).limit(limit)))
 
 
 # --- recording a sale --------------------------------------------------------------------
@@ -215,31 +252,74 @@ def _find_lot(session: Session, sku: Sku, values: dict) -> Lot:
     return lot
 
 
+def _buyer_dealer(session: Session, dealer: Dealer, values: dict) -> Dealer:
+    buyer_id = coerce.ident(values, "buyer_dealer_id", required=True)
+    buyer = session.get(Dealer, buyer_id) if buyer_id else None
+    if buyer is None:
+        raise InvalidInput("buyer_dealer_id", _("Choose a dealer from the list."))
+    if buyer.id == dealer.id:
+        raise InvalidInput("buyer_dealer_id", _("A sale to yourself is no sale: choose another dealer."))
+    if buyer.status != "active":
+        raise InvalidInput("buyer_dealer_id", _("%(name)s is not an active dealer.", name=buyer.name))
+    return buyer
+
+
+def _check_dealer_sale(session: Session, dealer: Dealer, buyer: Dealer, sku: Sku, sold_on: date) -> None:
+    """A sale between dealers (分销): the seller must have been authorized for the
+    product on the day, and so must the buyer (it buys to sell on)."""
+    from app.channel.authorizations import sellability
+
+    def authorized(d: Dealer) -> bool:
+        return not any(b.code == "not_authorized" for b in sellability(session, d.id, sku.id, None, sold_on))
+
+    if not authorized(dealer):
+        raise InvalidInput("sku_id", _("On %(day)s you were not authorized to sell %(sku)s.", day=sold_on.isoformat(),
+                                       sku=sku.code))
+    if not authorized(buyer):
+        raise InvalidInput("buyer_dealer_id", _("On %(day)s %(name)s was not authorized for %(sku)s, so it may not "
+                                                "buy it to sell on.", day=sold_on.isoformat(), name=buyer.name,
+                                                sku=sku.code))
+
+
+def _given(values: dict, field: str) -> bool:
+    value = values.get(field)
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
 def record_sell_out(session: Session, dealer: Dealer, user, values: dict, source: str = "form",
                     import_run_id: int | None = None, today: date | None = None) -> SellOutLine:
-    """Record one sale of ``dealer`` to a hospital, checked against what it received.
-    ``values``: sold_on, hospital_id, sku_id, lot_id or lot_no/serial_no, quantity,
-    unit_price, invoice_no — typed values or text from a form/cell. Flushes, never
-    commits; refuses with ``InvalidInput(field, message)``."""
+    """Record one sale of ``dealer`` to a hospital — or to another dealer (分销流向,
+    ``buyer_dealer_id`` instead of ``hospital_id``) — checked against what it received.
+    ``values``: sold_on, hospital_id or buyer_dealer_id, sku_id, lot_id or
+    lot_no/serial_no, quantity, unit_price, invoice_no — typed values or text from a
+    form/cell. Flushes, never commits; refuses with ``InvalidInput(field, message)``."""
     if source not in SOURCES:
         raise ValueError(source)
     today = today or shanghai_today()
     sold_on = coerce.day(values, "sold_on", required=True)
     if sold_on > today:
         raise InvalidInput("sold_on", _("The sale date is in the future."))
-    hospital_id = coerce.ident(values, "hospital_id", required=True)
-    hospital = session.get(Hospital, hospital_id) if hospital_id else None
-    if hospital is None:
-        raise InvalidInput("hospital_id", _("Choose a hospital from the list."))
-    if hospital.status != "active":
-        raise InvalidInput("hospital_id", _("%(name)s is not an active hospital.", name=hospital.name))
-    if not may_sell_to(session, dealer.id, hospital.id, sold_on):
-        raise InvalidInput("hospital_id", _("On %(day)s you were not authorized to sell to %(name)s.",
-                                            day=sold_on.isoformat(), name=hospital.name))
+    hospital = buyer = None
+    if _given(values, "buyer_dealer_id"):
+        if _given(values, "hospital_id"):
+            raise InvalidInput("buyer_dealer_id", _("Name the hospital or the dealer you sold to, not both."))
+        buyer = _buyer_dealer(session, dealer, values)
+    else:
+        hospital_id = coerce.ident(values, "hospital_id", required=True)
+        hospital = session.get(Hospital, hospital_id) if hospital_id else None
+        if hospital is None:
+            raise InvalidInput("hospital_id", _("Choose a hospital from the list."))
+        if hospital.status != "active":
+            raise InvalidInput("hospital_id", _("%(name)s is not an active hospital.", name=hospital.name))
+        if not may_sell_to(session, dealer.id, hospital.id, sold_on):
+            raise InvalidInput("hospital_id", _("On %(day)s you were not authorized to sell to %(name)s.",
+                                                day=sold_on.isoformat(), name=hospital.name))
     sku_id = coerce.ident(values, "sku_id", required=True)
     sku = session.get(Sku, sku_id) if sku_id else None
     if sku is None:
         raise InvalidInput("sku_id", _("Choose a product from the list."))
+    if buyer is not None:
+        _check_dealer_sale(session, dealer, buyer, sku, sold_on)
     lot = _find_lot(session, sku, values)
     lot_field = "lot_id" if values.get("lot_id") not in (None, "") else "serial_no" if (
         values.get("serial_no") and not values.get("lot_no")) else "lot_no"
@@ -261,7 +341,8 @@ def record_sell_out(session: Session, dealer: Dealer, user, values: dict, source
         raise InvalidInput("quantity", _("You hold %(n)d of lot %(lot)s (received %(received)d, already reported sold "
                                          "%(sold)d).", n=max(position.available, 0), lot=label,
                                          received=position.received, sold=position.sold))
-    line = SellOutLine(dealer_id=dealer.id, sold_on=sold_on, hospital_id=hospital.id, sku_id=sku.id, lot_id=lot.id,
+    line = SellOutLine(dealer_id=dealer.id, sold_on=sold_on, hospital_id=hospital.id if hospital else None,
+                       buyer_dealer_id=buyer.id if buyer else None, sku_id=sku.id, lot_id=lot.id,
                        quantity=quantity, unit_price=unit_price, invoice_no=invoice_no, source=source,
                        import_run_id=import_run_id, reported_by_id=getattr(user, "id", None))
     session.add(line)
@@ -295,13 +376,18 @@ class SellOutFilter:
 
 
 def sell_out_stmt(scope, flt: SellOutFilter):
+    from sqlalchemy.orm import aliased
+
+    buyer = aliased(Dealer)
     stmt = (select(SellOutLine.id, SellOutLine.sold_on, SellOutLine.quantity, SellOutLine.unit_price,
                    SellOutLine.invoice_no, SellOutLine.source, SellOutLine.created_at,
                    Hospital.code.label("hospital_code"), Hospital.name.label("hospital_name"),
+                   buyer.code.label("buyer_code"), buyer.name.label("buyer_name"),
                    Sku.code.label("sku_code"), Sku.name.label("sku_name"), Lot.lot_no, Lot.serial_no,
                    Dealer.id.label("dealer_id"), Dealer.code.label("dealer_code"), Dealer.name.label("dealer_name"))
             .select_from(SellOutLine)
-            .join(Hospital, Hospital.id == SellOutLine.hospital_id).join(Sku, Sku.id == SellOutLine.sku_id)
+            .outerjoin(Hospital, Hospital.id == SellOutLine.hospital_id)
+            .outerjoin(buyer, buyer.id == SellOutLine.buyer_dealer_id).join(Sku, Sku.id == SellOutLine.sku_id)
             .join(Lot, Lot.id == SellOutLine.lot_id).join(Dealer, Dealer.id == SellOutLine.dealer_id))
     stmt = _dealer_scope(stmt, SellOutLine.dealer_id, scope)
     if flt.month:
@@ -516,7 +602,7 @@ def _export_rows(session, user, params):
     for items in walk_batches(lambda cursor: sell_out_page(session, scope, flt, cursor)):
         for r in items:
             yield [r.sold_on, r.dealer_code, r.dealer_name, r.hospital_code, r.hospital_name, r.sku_code, r.sku_name,
-                   r.lot_no, r.serial_no, r.quantity, r.unit_price, r.invoice_no, r.source]
+                   r.lot_no, r.serial_no, r.quantity, r.unit_price, r.invoice_no, r.source, r.buyer_code, r.buyer_name]
 
 
 def _register_export():
@@ -527,7 +613,7 @@ def _register_export():
     register_export("sell_out", _l("Sell-out"), SELL_OUT_VIEWERS,
                     (_l("Sale date"), _l("Dealer code"), _l("Dealer"), _l("Hospital code"), _l("Hospital"), _l("SKU code"),
                      _l("Product"), _l("Lot"), _l("Serial number"), _l("Quantity"), _l("Unit price"), _l("Invoice number"),
-                     _l("Source")),
+                     _l("Source"), _l("Buyer dealer code"), _l("Buyer dealer")),
                     _export_rows, params=("month", "dealer_id", "hospital_id", "sku_id"))
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -184,6 +185,9 @@ class OrderLine(IdMixin, db.Model):
         CheckConstraint("allocated_quantity + shipped_quantity <= quantity", name="not_over_allocated"),
         CheckConstraint("NOT free_goods OR (unit_price = 0 AND amount = 0)", name="free_goods"),
         Index("ix_order_lines_sku", "sku_id"),
+        # special-price consumption (app.pricing.special_prices) sums the lines priced by one
+        Index("ix_order_lines_price_request", "price_source_id",
+              postgresql_where=text("price_source_type::text = 'price_request_lines'::text")),
     )
 
     order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False)

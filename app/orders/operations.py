@@ -33,6 +33,7 @@ from app.orders.events import add_event
 from app.orders.models import Allocation, Order, OrderLine
 from app.orders.rules import CreditCheck, LineProgress, fulfilment_status
 from app.pricing import rules as price_rules
+from app.pricing import special_prices
 from app.pricing.queries import resolve_price
 
 #: the orders whose amounts count against a dealer's credit (accepted and not closed)
@@ -138,35 +139,54 @@ def _quantity(value) -> int | None:
 
 
 def special_price_cover(session: Session, dealer_id: int, hospital_id: int | None, sku_id: int, price: Decimal,
-                        day: date):
-    """The approved special-price request (特价申请) that allows ``price`` below the band
-    floor, or None. Special-price requests arrive with issue 6: this is their one hook."""
-    return None
+                        day: date, quantity: int | None = None):
+    """The approved special price (特价申请) that allows ``price`` below the band floor —
+    one of this dealer's for this hospital and SKU, valid on ``day``, at no more than
+    ``price``, with ``quantity`` units left in its cap — or None."""
+    offers = [o for o in special_prices.offers_for(session, dealer_id, hospital_id, sku_id, day) if o.price <= price]
+    return price_rules.choose_special_price(offers, quantity or 0).use
 
 
 def _price_line(session: Session, dealer: Dealer, hospital_id: int | None, check: LineCheck, given: dict,
                 day: date) -> None:
     answer = resolve_price(session, dealer.id, hospital_id, check.sku.id, day)
     quoted = given.get("unit_price")
+    special = None
     if quoted is not None:
         price = Decimal(quoted)
         source = given.get("price_source")
         check.price_note = given.get("price_note") or _("Quoted price.")
     else:
-        if answer.price is None:
+        # An approved special price for this hospital beats the regular price when it is
+        # lower; its cap is checked for the whole order at the end (special_prices.check_caps).
+        choice = price_rules.choose_special_price(
+            special_prices.offers_for(session, dealer.id, hospital_id, check.sku.id, day), check.quantity or 0)
+        special = choice.use or choice.short
+        if special is not None and answer.price is not None and special.price >= answer.price:
+            special = None
+        if special is not None:
+            price = special.price
+            source = (special_prices.SOURCE, special.line_id)
+            check.price_note = special_prices.special_price_note(special, check.quantity)
+        elif answer.price is None:
             check.problems.append(("sku_id", answer.why))
             return
-        price = answer.price
-        source = ({price_rules.HOSPITAL_AWARD: "tender_prices", price_rules.ALLIANCE_AWARD: "tender_prices",
-                   price_rules.PRICE_LIST: "price_lists"}[answer.source], answer.record_id)
-        check.price_note = answer.why[:300]
+        else:
+            price = answer.price
+            source = ({price_rules.HOSPITAL_AWARD: "tender_prices", price_rules.ALLIANCE_AWARD: "tender_prices",
+                       price_rules.PRICE_LIST: "price_lists"}[answer.source], answer.record_id)
+            check.price_note = answer.why[:300]
     awarded = answer.source in (price_rules.HOSPITAL_AWARD, price_rules.ALLIANCE_AWARD) and price == answer.price
-    band = price_rules.band_check(price, answer.band)
-    if band == "below_floor" and not awarded and special_price_cover(session, dealer.id, hospital_id, check.sku.id,
-                                                                   price, day) is None:
-        check.problems.append(("unit_price", _(
-            "%(price)s is below the band floor of %(floor)s for %(sku)s: ask for a special price.",
-            price=price, floor=answer.band.floor, sku=check.sku.code)))
+    band = "within" if special is not None else price_rules.band_check(price, answer.band)
+    if band == "below_floor" and not awarded:
+        cover = special_price_cover(session, dealer.id, hospital_id, check.sku.id, price, day, check.quantity)
+        if cover is None:
+            check.problems.append(("unit_price", _(
+                "%(price)s is below the band floor of %(floor)s for %(sku)s: ask for a special price.",
+                price=price, floor=answer.band.floor, sku=check.sku.code)))
+        else:  # a quoted price below the floor that a special price allows counts against its cap
+            source = (special_prices.SOURCE, cover.line_id)
+            check.price_note = f"{check.price_note} {special_prices.special_price_note(cover, check.quantity)}"[:300]
     elif band == "above_ceiling" and not awarded:
         check.problems.append(("unit_price", _(
             "%(price)s is above the band ceiling of %(ceiling)s for %(sku)s.", price=price,
@@ -237,6 +257,9 @@ def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id
         if (check.unit_price is not None and check.unit_price >= MAX_AMOUNT) or (
                 check.amount is not None and check.amount >= MAX_AMOUNT):
             check.problems.append(("quantity", too_big))
+    by_index = {check.index: check for check in checks}
+    for index, field_, message in special_prices.check_caps(session, checks):
+        by_index[index].problems.append((field_, message))
     order_check = OrderCheck(checks, general)
     if order_check.total >= MAX_AMOUNT:
         general.append((None, too_big))
@@ -290,6 +313,11 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
         raise OrderRefused(checked.problems)
 
     _lock_dealer(session, dealer.id)
+    # the special prices' caps again, under a row lock on their lines: a racing order that
+    # took the last units committed before this count, and is seen
+    capped = special_prices.check_caps(session, checked.lines, lock=True)
+    if capped:
+        raise OrderRefused(capped)
     position = credit_position(session, dealer.id, day)
     credit = CreditCheck(limit=Decimal(dealer.credit_limit or 0), open_amount=position.open_amount,
                          overdue_amount=position.overdue_amount, order_amount=checked.total)

@@ -72,3 +72,32 @@ register_export("tender_prices", _l("Tender awards"), PRICE_VIEWERS,
                 (_l("Award number"), _l("SKU"), _l("Name"), _l("Hospital"), _l("Alliance name"), _l("Alliance region"),
                  _l("Price"), _l("Valid from"), _l("Valid until")),
                 tender_price_rows, params=("q",))
+
+
+def price_request_rows(session, user, params):
+    """Special-price requests as the manufacturer's list shows them (scope, filters), one
+    row per request line with what orders used of its cap."""
+    from app.core.coerce import as_id
+    from app.core.i18n import shanghai_today
+    from app.pricing import special_prices as sp
+    from app.pricing.models import PriceRequest
+
+    scope, today = ChannelScope.of(user), shanghai_today()
+    f = sp.RequestFilter(status=str(params.get("status", "")), dealer=str(params.get("dealer", "")),
+                         hospital_id=as_id(params.get("hospital_id")), search=search_param(params))
+    for r in walk_pages(lambda cursor: sp.requests_page(session, scope, cursor, f, today)):
+        request = session.get(PriceRequest, r.id)
+        status = str(sp.STATUS_LABELS[sp.shown_status(r.status, r.valid_until, today)])
+        for use in sp.line_uses(session, request):
+            yield [r.number, r.dealer_code, r.dealer_name, r.hospital_code, r.hospital_name, r.tender_ref,
+                   r.valid_from, r.valid_until, status, use.line.sku.code, use.line.sku.name, use.line.requested_price,
+                   use.line.reference_price, use.line.band_floor, use.discount_pct, use.line.quantity_cap, use.used,
+                   use.left]
+
+
+register_export("price_requests", _l("Special prices"), ("admin", "channel_manager", "regional_manager", "finance"),
+                (_l("Number"), _l("Dealer code"), _l("Dealer"), _l("Hospital code"), _l("Hospital"),
+                 _l("Tender reference"), _l("Valid from"), _l("Valid until"), _l("Status"), _l("SKU"), _l("Name"),
+                 _l("Special price"), _l("Price without it"), _l("Band floor"), _l("Below the floor (%)"),
+                 _l("Quantity cap"), _l("Used"), _l("Left")),
+                price_request_rows, params=("q", "status", "dealer", "hospital_id"))

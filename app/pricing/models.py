@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import IdMixin, TimestampMixin, db
@@ -129,6 +130,8 @@ class PriceRequest(IdMixin, TimestampMixin, db.Model):
     max_discount_pct: Mapped[Decimal] = mapped_column(Numeric(7, 2), nullable=False, server_default="0")
     requested_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     approval_request_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("approval_requests.id"))
+    #: the evidence (tender documents) as immutable ``documents`` rows, in upload order
+    evidence_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False, server_default="{}")
 
     dealer = relationship("Dealer", lazy="joined")
     hospital = relationship("Hospital", lazy="joined")

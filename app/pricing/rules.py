@@ -121,3 +121,64 @@ def band_check(price: Decimal | None, band) -> str:
     if price > ceiling:
         return "above_ceiling"
     return "within"
+
+
+# --- special prices (特价申请) -----------------------------------------------------------------
+# A request's "discount" is how far its price goes below the band floor: the figure the
+# approval chain routes on ("discount above 15 % goes to the channel manager"). A price
+# inside the band is no discount at all (0 %). With no band for the SKU there is no floor,
+# so the depth is measured against the reference price (what the dealer pays today).
+
+PCT = Decimal("0.01")
+
+
+def discount_pct(requested: Decimal, floor: Decimal | None, reference: Decimal | None) -> Decimal:
+    """How far ``requested`` lies below the band ``floor`` (no band: below ``reference``),
+    in %, rounded half up to 0.01; 0 when it is not below it (or there is nothing to
+    measure against)."""
+    from decimal import ROUND_HALF_UP
+
+    base = floor if floor is not None else reference
+    if base is None or base <= 0 or requested >= base:
+        return Decimal("0.00")
+    return ((base - requested) * 100 / base).quantize(PCT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class SpecialPrice:
+    """One approved special-price line as orders see it on a day: its price, its cap and
+    what orders not cancelled or rejected already used of it."""
+
+    line_id: int
+    request_id: int
+    number: str
+    price: Decimal
+    cap: int
+    used: int
+    valid_until: date
+
+    @property
+    def left(self) -> int:
+        return max(self.cap - self.used, 0)
+
+
+@dataclass(frozen=True)
+class SpecialChoice:
+    #: the special price the line gets (enough of its cap left), or None
+    use: SpecialPrice | None = None
+    #: when none has enough left: the one with the most left (the line is refused, naming it)
+    short: SpecialPrice | None = None
+
+
+def choose_special_price(offers, quantity: int) -> SpecialChoice:
+    """Which approved special price a line of ``quantity`` units gets: among those with
+    at least ``quantity`` units of cap left, the lowest price (then the one ending first,
+    then the oldest line). None has enough: the one with the most left is named, so the
+    dealer can be told how many units it still covers; a used-up cap no longer applies."""
+    enough = [o for o in offers if o.left > 0 and o.left >= quantity]
+    if enough:
+        return SpecialChoice(use=min(enough, key=lambda o: (o.price, o.valid_until, o.line_id)))
+    some = [o for o in offers if o.left > 0]
+    if some:
+        return SpecialChoice(short=max(some, key=lambda o: (o.left, -o.price, -o.line_id)))
+    return SpecialChoice()

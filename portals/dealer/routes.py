@@ -15,6 +15,7 @@ from portals.dealer import profile
 from portals.dealer import surgery as surgery_h
 from portals.dealer import projects as projects_h
 from portals.dealer import sellout as sellout_h
+from portals.dealer import special_prices as special_prices_h
 from app.core.i18n import shanghai_today
 
 
@@ -92,3 +93,10 @@ bp.add_url_rule("/invoices", view_func=finance_h.RHInvoices.as_view("invoices"))
 bp.add_url_rule("/invoices/<int:invoice_id>", view_func=finance_h.RHInvoice.as_view("invoice"))
 bp.add_url_rule("/payments", view_func=finance_h.RHPayments.as_view("payments"))
 bp.add_url_rule("/payments/<int:payment_id>", view_func=finance_h.RHPayment.as_view("payment"))
+
+# special prices (特价申请)
+bp.add_url_rule("/price-requests", view_func=special_prices_h.RHPriceRequests.as_view("price_requests"))
+bp.add_url_rule("/price-requests/new", view_func=special_prices_h.RHPriceRequestNew.as_view("price_request_new"))
+bp.add_url_rule("/price-requests/<int:request_id>", view_func=special_prices_h.RHPriceRequest.as_view("price_request"))
+bp.add_url_rule("/price-requests/<int:request_id>/withdraw", view_func=special_prices_h.RHPriceRequestWithdraw.as_view("price_request_withdraw"))
+bp.add_url_rule("/price-requests/<int:request_id>/resubmit", view_func=special_prices_h.RHPriceRequestResubmit.as_view("price_request_resubmit"))

@@ -26,7 +26,8 @@ from app.inventory.imports import RUN_KEY, SELL_OUT_ROLES, SELL_OUT_SPEC
 from app.orders import queries as orders_q
 from portals.forms import refused
 
-FORM_FIELDS = ("sold_on", "hospital_id", "sku_id", "lot_id", "lot_no", "serial_no", "quantity", "unit_price", "invoice_no")
+FORM_FIELDS = ("sold_on", "hospital_id", "buyer_dealer_id", "sku_id", "lot_id", "lot_no", "serial_no", "quantity",
+               "unit_price", "invoice_no")
 MAX_SYNC_ROWS = 5000
 ERRORS_SHOWN = 200
 CONTENT_TYPES = {"xlsx": tabular.XLSX_TYPE, "csv": "text/csv"}
@@ -63,7 +64,9 @@ def _choices(dealer_id: int, sku_id=None) -> dict:
     if chosen in skus:
         lots = [lot for lot in lots if lot.sku_id == chosen]
     hospitals = orders_q.sellable_hospitals(db.session, dealer_id, shanghai_today())
+    dealer = current_user.dealer
     return {"hospitals": [(h.id, f"{h.name} ({h.code})") for h in hospitals],
+            "dealers": [(d.id, f"{d.name} ({d.code})") for d in sellout.buyer_choices(db.session, dealer)],
             "skus": sorted(skus.items(), key=lambda kv: kv[1]),
             "lots": [(lot.lot_id, _("%(sku)s · lot %(lot)s · %(n)d held", sku=lot.sku_code,
                                     lot=lot.lot_no or lot.serial_no, n=lot.stock)) for lot in lots if lot.stock > 0]}
@@ -89,7 +92,7 @@ class RHSellOutNew(RHDealer):
         except InvalidInput as err:
             return self._page(values, refused(err, FORM_FIELDS), status=400)
         flash(_("Sale of %(n)d × %(sku)s to %(hospital)s recorded.", n=line.quantity, sku=line.sku.code,
-                hospital=line.hospital.name), "success")
+                hospital=(line.hospital or line.buyer_dealer).name), "success")
         return redirect(url_for("dealer.sell_out"))
 
 

@@ -14,6 +14,8 @@ from portals.manufacturer import transfers as transfers_h
 from portals.manufacturer import projects as projects_h
 from portals.manufacturer import sellout as sellout_h
 from portals.manufacturer import shipments as ship_h
+from portals.manufacturer import special_prices as special_prices_h
+from portals.manufacturer import two_invoice as two_invoice_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -157,3 +159,9 @@ bp.add_url_rule("/payments/<int:payment_id>/match", view_func=finance_h.RHPaymen
 bp.add_url_rule("/payments/<int:payment_id>/match/preview", view_func=finance_h.RHPaymentMatchPreview.as_view("payment_match_preview"))
 bp.add_url_rule("/applications/<int:application_id>/reverse", view_func=finance_h.RHApplicationReverse.as_view("application_reverse"))
 bp.add_url_rule("/receivables", view_func=finance_h.RHReceivables.as_view("receivables"))
+
+# special prices (特价申请) and two-invoice compliance (两票制)
+bp.add_url_rule("/price-requests", view_func=special_prices_h.RHPriceRequests.as_view("price_requests"))
+bp.add_url_rule("/price-requests/<int:request_id>", view_func=special_prices_h.RHPriceRequest.as_view("price_request"))
+bp.add_url_rule("/two-invoice", view_func=two_invoice_h.RHTwoInvoice.as_view("two_invoice"))
+bp.add_url_rule("/two-invoice/<int:line_id>", view_func=two_invoice_h.RHTwoInvoiceCase.as_view("two_invoice_case"))

@@ -22,6 +22,7 @@ def upgrade() -> None:
     _invoices_and_payments()
     _statements()
     _orders_and_hospitals()
+    _two_invoice()
 
 
 def _special_prices() -> None:
@@ -39,6 +40,7 @@ def _special_prices() -> None:
     sa.Column('max_discount_pct', sa.Numeric(precision=7, scale=2), server_default='0', nullable=False),
     sa.Column('requested_by_id', sa.BigInteger(), nullable=True),
     sa.Column('approval_request_id', sa.BigInteger(), nullable=True),
+    sa.Column('evidence_ids', postgresql.ARRAY(sa.BigInteger()), server_default='{}', nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -70,6 +72,9 @@ def _special_prices() -> None:
     sa.UniqueConstraint('price_request_id', 'sku_id', name=op.f('uq_price_request_lines_price_request_id_sku_id'))
     )
     op.create_index(op.f('ix_price_request_lines_sku_id'), 'price_request_lines', ['sku_id'], unique=False)
+    # what orders used of each special price is read from their lines (price source)
+    op.create_index('ix_order_lines_price_request', 'order_lines', ['price_source_id'], unique=False,
+                    postgresql_where=sa.text("price_source_type::text = 'price_request_lines'::text"))
 
 def _rebates() -> None:
     """Rebate policies, periods, settlement runs, the append-only ledger, claims, price protection."""
@@ -513,7 +518,30 @@ def _orders_and_hospitals() -> None:
     op.create_check_constraint(op.f('ck_orders_rebate_offset'), 'orders', 'rebate_offset >= 0 AND rebate_offset <= total_amount')
 
 
+def _two_invoice() -> None:
+    """两票制: a sell-out line names the hospital or the dealer it sold to (分销流向), so a
+    chain manufacturer → dealer → dealer → hospital can be recorded and found."""
+    op.add_column('sell_out_lines', sa.Column('buyer_dealer_id', sa.BigInteger(), nullable=True))
+    op.alter_column('sell_out_lines', 'hospital_id', existing_type=sa.BigInteger(), nullable=True)
+    op.create_foreign_key(op.f('fk_sell_out_lines_buyer_dealer_id_dealers'), 'sell_out_lines', 'dealers',
+                          ['buyer_dealer_id'], ['id'])
+    op.create_check_constraint(op.f('ck_sell_out_lines_buyer'), 'sell_out_lines',
+                               '(hospital_id IS NULL) <> (buyer_dealer_id IS NULL)')
+    op.create_check_constraint(op.f('ck_sell_out_lines_not_to_itself'), 'sell_out_lines',
+                               'buyer_dealer_id IS NULL OR buyer_dealer_id <> dealer_id')
+    op.create_index('ix_sell_out_lines_buyer_dealer', 'sell_out_lines', ['buyer_dealer_id', 'lot_id'], unique=False,
+                    postgresql_where=sa.text('buyer_dealer_id IS NOT NULL'))
+
+
 def downgrade() -> None:
+    op.drop_index('ix_sell_out_lines_buyer_dealer', table_name='sell_out_lines',
+                  postgresql_where=sa.text('buyer_dealer_id IS NOT NULL'))
+    op.drop_constraint(op.f('ck_sell_out_lines_not_to_itself'), 'sell_out_lines')
+    op.drop_constraint(op.f('ck_sell_out_lines_buyer'), 'sell_out_lines')
+    op.drop_constraint(op.f('fk_sell_out_lines_buyer_dealer_id_dealers'), 'sell_out_lines', type_='foreignkey')
+    op.execute('DELETE FROM sell_out_lines WHERE hospital_id IS NULL')
+    op.alter_column('sell_out_lines', 'hospital_id', existing_type=sa.BigInteger(), nullable=False)
+    op.drop_column('sell_out_lines', 'buyer_dealer_id')
     op.drop_constraint(op.f('ck_orders_rebate_offset'), 'orders')
     op.drop_constraint(op.f('ck_order_lines_free_goods'), 'order_lines')
     op.drop_constraint(op.f('ck_hospitals_ownership'), 'hospitals')
@@ -549,6 +577,8 @@ def downgrade() -> None:
     op.drop_index('ix_rebate_ledger_period', table_name='rebate_ledger_entries')
     op.drop_index('ix_rebate_ledger_dealer', table_name='rebate_ledger_entries')
     op.drop_table('rebate_ledger_entries')
+    op.drop_index('ix_order_lines_price_request', table_name='order_lines',
+                  postgresql_where=sa.text("price_source_type::text = 'price_request_lines'::text"))
     op.drop_index(op.f('ix_price_request_lines_sku_id'), table_name='price_request_lines')
     op.drop_table('price_request_lines')
     op.drop_table('price_protection_lines')
