@@ -337,6 +337,7 @@ def load_specs() -> None:
     from app.inventory import sellout as _sellout_export  # noqa: F401
     from app.orders import queries as _orders_export  # noqa: F401
     from app.pricing import imports as _pricing  # noqa: F401
+    from app.rebates import ledger_queries as _rebate_balances_export  # noqa: F401
 
 
 # --- checking and applying a table ---------------------------------------------------------

@@ -184,6 +184,13 @@ def document_for(session: Session, user, document_id: int):
 
         if user.has_role(*CHANNEL_VIEWERS) and dealer_detail(session, ChannelScope.of(user), doc.dealer_id) is not None:
             return doc
+    if doc.entity_type == "rebate_claims" and doc.dealer_id is not None:
+        # a claim's evidence: whoever may see the claim may read it
+        from app.channel.queries import ChannelScope, dealer_detail
+        from app.rebates.ledger_queries import LEDGER_VIEWERS
+
+        if user.has_role(*LEDGER_VIEWERS) and dealer_detail(session, ChannelScope.of(user), doc.dealer_id) is not None:
+            return doc
     return None
 
 

@@ -8,7 +8,9 @@ AMOUNT = Fact("amount", _l("Amount (CNY)"), "CNY")
 
 register_kind("price_request", _l("Special-price request"),
               (Fact("discount_pct", _l("Discount below the band floor (%)"), "%"), AMOUNT))
-register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT,))
+register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT, Fact("approved_amount", _l("Approved amount (CNY)"), "CNY")),
+              on_decided="app.rebates.claims:claim_decided")
+register_kind("price_protection", _l("Price protection"), (AMOUNT,), on_decided="app.rebates.protection:protection_decided")
 register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY")),
               on_decided="app.orders.operations:credit_approval_decided")
 register_kind("dealer_review", _l("First-business review of a dealer"),

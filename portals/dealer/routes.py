@@ -79,3 +79,15 @@ bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHD
 bp.add_url_rule("/deliveries/<int:shipment_id>/return", view_func=deliveries_h.RHReturnNew.as_view("return_new"))
 bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
 bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))
+
+# --- rebate ledger, claims (issue 6: rebate ledger and use) ---
+from portals.dealer import rebate_claims as rebate_claims_h  # noqa: E402
+from portals.dealer import rebate_ledger as rebate_ledger_h  # noqa: E402
+
+bp.add_url_rule("/rebate-ledger", view_func=rebate_ledger_h.RHRebateLedger.as_view("rebate_ledger"))
+bp.add_url_rule("/rebate-ledger/<int:entry_id>", view_func=rebate_ledger_h.RHRebateEntry.as_view("rebate_entry"))
+bp.add_url_rule("/rebate-claims", view_func=rebate_claims_h.RHRebateClaims.as_view("rebate_claims"))
+bp.add_url_rule("/rebate-claims/new", view_func=rebate_claims_h.RHRebateClaimNew.as_view("rebate_claim_new"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>", view_func=rebate_claims_h.RHRebateClaim.as_view("rebate_claim"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>/withdraw", view_func=rebate_claims_h.RHRebateClaimWithdraw.as_view("rebate_claim_withdraw"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>/resubmit", view_func=rebate_claims_h.RHRebateClaimResubmit.as_view("rebate_claim_resubmit"))
