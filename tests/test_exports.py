@@ -321,6 +321,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     from portals.manufacturer import orders, sellout
     handlers["sell_out"] = sellout.RHSellOut
     handlers["orders"] = orders.RHOrders
+    from portals.manufacturer import rebate_ledger
+    handlers["rebate_balances"] = rebate_ledger.RHRebateLedger
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -333,6 +335,7 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
              "expiry": "/manufacturer/expiry?kind=registration"}
     pages["sell_out"] = "/manufacturer/sell-out?month=2026-01"
     pages["orders"] = "/manufacturer/orders?status=approved"
+    pages["rebate_balances"] = "/manufacturer/rebate-ledger?q=D-SH"
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

@@ -120,7 +120,7 @@ def ref_labels(session: Session, rows) -> dict[tuple[str, int], str]:
             out.update({(ref_type, i): n for i, n in session.execute(select(model.id, model.number)
                                                                     .where(model.id.in_(ids)))})
         elif ref_type == ENTRY_REF:
-            out.update({(ref_type, i): f"#{i}" for i in ids})
+            out.update({(ref_type, i): _("Credit #%(id)d", id=i) for i in ids})
     return out
 
 
