@@ -104,6 +104,11 @@ def _figures(app) -> list[str]:
             out.append(f"replay of the heavy dealer into its credits (rules_use.position): median {med:.0f} ms, p95 {p95:.0f} ms")
             med, p95 = _timed(lambda: ledger.balances(s, heavy))
             out.append(f"ledger head figures (balances): median {med:.0f} ms, p95 {p95:.0f} ms")
+            typical = s.scalar(text("SELECT max(id) FROM dealers"))
+            n_typical = s.scalar(text("SELECT count(*) FROM rebate_ledger_entries WHERE dealer_id = :d"), {"d": typical})
+            med, p95 = _timed(lambda: ledger.balances(s, typical))
+            out.append(f"ledger head figures of an ordinary dealer ({n_typical:,} rows): median {med:.0f} ms, "
+                       f"p95 {p95:.0f} ms")
             flt = lq.EntryFilter()
             med, p95 = _timed(lambda: lq.entries_page(s, heavy, flt, None))
             deep_id = s.scalar(text("SELECT id FROM rebate_ledger_entries WHERE dealer_id = :d ORDER BY id "

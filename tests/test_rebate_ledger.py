@@ -383,3 +383,31 @@ def test_the_ledger_refuses_changes_to_its_rows(as_tenant, acme):
             s.execute(text("UPDATE rebate_ledger_entries SET amount = 2 WHERE id = :i"), {"i": row.id})
         assert "append-only" in str(refused.value)
         s.rollback()
+
+
+def test_the_demo_shows_every_kind_of_rebate_use(as_tenant, acme):
+    """The seeded acme: 华东医疗器械 paid ¥30,000 of an order with 票折 and took 货补 on
+    another, has a claim approved for less than claimed and one in review, and a price
+    protection of the stent CV-DES-3028 waits for the channel manager."""
+    from app.compliance.models import ApprovalRequest
+    from app.orders.models import OrderLine
+    from app.rebates.models import PriceProtection, RebateClaim
+
+    with as_tenant("acme") as s:
+        dealer_id = acme["D-SH-001"]
+        offset = s.scalar(select(Order).where(Order.idempotency_key == "demo-acme-rebate-1"))
+        assert offset.rebate_offset == Y("30000.00") and offset.total_amount * Y("0.3") >= offset.rebate_offset
+        free = s.scalar(select(OrderLine).join(Order).where(Order.idempotency_key == "demo-acme-rebate-2",
+                                                             OrderLine.free_goods.is_(True)))
+        assert free.free_goods_value == Y("700.00") and free.unit_price == 0
+        demo = s.scalars(select(RebateClaim).where(RebateClaim.dealer_id == dealer_id).order_by(RebateClaim.id).limit(2))
+        claims = {c.status: c for c in demo}
+        assert claims["approved"].approved_amount == Y("25000.00") < claims["approved"].amount
+        assert "in_review" in claims
+        protection = s.scalar(select(PriceProtection).where(PriceProtection.number.like("PP-%")).order_by(PriceProtection.id))
+        assert protection.sku_id == acme["CV-DES-3028"] and protection.status == "in_review"
+        assert {line.dealer_id for line in protection.lines} >= {dealer_id, acme["D-GD-001"]}
+        request = s.get(ApprovalRequest, protection.approval_request_id)
+        assert request.route[request.current_index]["role"] == "channel_manager"
+        assert s.scalar(select(func.count()).select_from(Entry).where(Entry.dealer_id == dealer_id,
+                                                                     Entry.kind == "expired")) >= 1

@@ -68,19 +68,20 @@ def lock_dealer(session: Session, dealer_id: int) -> None:
 
 def movements(session: Session, dealer_id: int) -> list[rules.Movement]:
     """The dealer's non-accrued rows as the rules read them (what each credit may pay
-    for comes from its policy; claims and price protection may pay for both)."""
+    for comes from its policy; claims and price protection may pay for both). Plain
+    rows, and each policy's uses read once: a dealer may have tens of thousands."""
     link = Entry.explanation["credit_entry_id"].astext
     rows = session.execute(
-        select(Entry.id, Entry.kind, Entry.amount, Entry.expires_on, Entry.policy_id, link, RebatePolicy.usable_as)
-        .outerjoin(RebatePolicy, RebatePolicy.id == Entry.policy_id)
-        .where(Entry.dealer_id == dealer_id, Entry.kind != "accrued"))
-    out = []
-    for id_, kind, amount, expires_on, policy_id, credit_id, usable_as in rows:
-        out.append(rules.Movement(
-            id_, kind, amount, expires_on,
-            frozenset(usable_as) if usable_as is not None else frozenset(rules.PURPOSES), policy_id,
-            int(credit_id) if credit_id and credit_id.isdigit() and kind in rules.LINKED_KINDS else None))
-    return out
+        select(Entry.id, Entry.kind, Entry.amount, Entry.expires_on, Entry.policy_id, link)
+        .where(Entry.dealer_id == dealer_id, Entry.kind != "accrued")).all()
+    every = frozenset(rules.PURPOSES)
+    policy_ids = {r[4] for r in rows if r[4] is not None}
+    uses = {pid: frozenset(u) for pid, u in session.execute(
+        select(RebatePolicy.id, RebatePolicy.usable_as).where(RebatePolicy.id.in_(policy_ids)))} if policy_ids else {}
+    linked = rules.LINKED_KINDS
+    return [rules.Movement(id_, kind, amount, expires_on, uses.get(policy_id, every), policy_id,
+                           int(credit_id) if credit_id and kind in linked and credit_id.isdigit() else None)
+            for id_, kind, amount, expires_on, policy_id, credit_id in rows]
 
 
 def position(session: Session, dealer_id: int) -> rules.Position:
@@ -298,14 +299,15 @@ def used_by_order(session: Session, order_id: int) -> dict[str, Decimal]:
 
 def _append(session: Session, dealer_id: int, kind: str, amount: Decimal, day: date, policy_id=None,
             period_key=None, ref=(None, None), explanation=None, expires_on=None, note=None, user=None,
-            settlement_run_id=None, figures: tuple = (None, None, None)) -> Entry:
+            settlement_run_id=None, figures: tuple = (None, None, None), flush: bool = True) -> Entry:
     base_amount, rate, tier_index = figures
     entry = Entry(dealer_id=dealer_id, kind=kind, amount=fen(amount), policy_id=policy_id, period_key=period_key,
                   ref_type=ref[0], ref_id=ref[1], explanation=explanation or {}, occurred_on=day, expires_on=expires_on,
                   note=(note or None) and note[:300], created_by_id=getattr(user, "id", None),
                   settlement_run_id=settlement_run_id, base_amount=base_amount, rate=rate, tier_index=tier_index)
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
 
 
@@ -345,15 +347,14 @@ def add_credit(session: Session, dealer_id: int, kind: str, amount: Decimal, day
 def _dealers_with_expired_credit(session: Session, day: date) -> list[int]:
     """Dealers that may hold something of a credit past its last day: credits whose
     linked rows have not taken all of them (a superset: unlinked adjustments are
-    counted by the replay)."""
-    credit = Entry.__table__.alias("credit")
-    linked = (select(func.coalesce(func.sum(Entry.amount), 0))
-              .where(Entry.dealer_id == credit.c.dealer_id,
-                     Entry.explanation["credit_entry_id"].astext == cast(credit.c.id, Text))
-              .scalar_subquery())
-    stmt = (select(credit.c.dealer_id).distinct()
-            .where(credit.c.kind.in_(CREDIT_KINDS), credit.c.amount > 0, credit.c.expires_on < day,
-                   credit.c.amount + linked > 0))
+    counted by the replay). One aggregate over the linked rows, joined to the credits."""
+    link = Entry.explanation["credit_entry_id"].astext
+    linked = (select(link.label("credit_id"), func.sum(Entry.amount).label("drawn"))
+              .where(Entry.kind.in_(rules.LINKED_KINDS), link.is_not(None)).group_by(link).subquery())
+    stmt = (select(Entry.dealer_id).distinct()
+            .outerjoin(linked, linked.c.credit_id == cast(Entry.id, Text))
+            .where(Entry.kind.in_(CREDIT_KINDS), Entry.amount > 0, Entry.expires_on < day,
+                   Entry.amount + func.coalesce(linked.c.drawn, 0) > 0))
     return sorted(session.scalars(stmt))
 
 
@@ -370,7 +371,8 @@ def expire_dealer(session: Session, dealer_id: int, day: date) -> list[Entry]:
                             period_key=source.period_key, ref=(ENTRY_REF, source.id),
                             explanation={"credit_entry_id": source.id, "credit_kind": source.kind,
                                          "expired_after": source.expires_on.isoformat(),
-                                         "credit_amount": str(source.amount)}))
+                                         "credit_amount": str(source.amount)}, flush=False))
+    session.flush()
     return rows
 
 

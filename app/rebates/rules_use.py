@@ -26,7 +26,7 @@ exactly what is left of it; running expiry again finds nothing left.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import combinations
@@ -108,43 +108,48 @@ class Position:
         return next((c for c in self.credits if c.id == credit_id), None)
 
 
-def _take_fifo(credits: dict[int, Credit], want: Decimal, prefer_policy: int | None) -> Decimal:
-    """Take up to ``want`` from ``credits`` (in place): the policy's own credits first,
-    then first-expiring-first; returns what could not be taken."""
-    order = sorted(credits.values(), key=lambda c: (prefer_policy is None or c.policy_id != prefer_policy, fifo_key(c)))
-    for c in order:
+def _take_fifo(remaining: dict[int, Decimal], meta: dict[int, Movement], want: Decimal,
+               prefer_policy: int | None) -> Decimal:
+    """Take up to ``want`` from what is left of the credits (in place): the policy's own
+    credits first, then first-expiring-first; returns what could not be taken."""
+    def key(credit_id):
+        m = meta[credit_id]
+        return (prefer_policy is None or m.policy_id != prefer_policy, m.expires_on is None, m.expires_on or date.max,
+                credit_id)
+
+    for credit_id in sorted((i for i, left in remaining.items() if left > 0), key=key):
         if want <= 0:
             break
-        take = min(c.remaining, want)
-        if take > 0:
-            credits[c.id] = replace(c, remaining=c.remaining - take)
-            want -= take
+        take = min(remaining[credit_id], want)
+        remaining[credit_id] -= take
+        want -= take
     return want
 
 
 def position(movements) -> Position:
     """Replay a dealer's ledger rows (in id order, whatever order they come in) into
     what is left of each credit and the deficit."""
-    credits: dict[int, Credit] = {}
+    remaining: dict[int, Decimal] = {}
+    meta: dict[int, Movement] = {}
     deficit = ZERO
     for m in sorted(movements, key=lambda m: m.id):
         if m.kind == "accrued" or m.amount == 0:
             continue
-        if m.credit_id is not None and m.credit_id in credits:
-            c = credits[m.credit_id]
-            left = c.remaining + m.amount
+        if m.credit_id is not None and m.credit_id in remaining:
+            left = remaining[m.credit_id] + m.amount
             if left < 0:  # more was drawn than the credit held (not written by this code)
                 deficit += -left
                 left = ZERO
-            credits[c.id] = replace(c, remaining=left)
+            remaining[m.credit_id] = left
         elif m.amount > 0:
             absorbed = min(deficit, m.amount)
             deficit -= absorbed
-            credits[m.id] = Credit(m.id, m.amount, m.amount - absorbed, m.expires_on, frozenset(m.usable_as),
-                                   m.policy_id, m.kind)
+            remaining[m.id], meta[m.id] = m.amount - absorbed, m
         else:
-            deficit += _take_fifo(credits, -m.amount, m.policy_id)
-    return Position(tuple(sorted(credits.values(), key=fifo_key)), deficit)
+            deficit += _take_fifo(remaining, meta, -m.amount, m.policy_id)
+    credits = [Credit(i, meta[i].amount, left, meta[i].expires_on, frozenset(meta[i].usable_as), meta[i].policy_id,
+                      meta[i].kind) for i, left in remaining.items()]
+    return Position(tuple(sorted(credits, key=fifo_key)), deficit)
 
 
 # --- using --------------------------------------------------------------------------------
