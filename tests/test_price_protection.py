@@ -194,7 +194,7 @@ def test_pages_show_each_user_the_dealers_of_their_regions(app, stock):
     assert 'data-dealer="D-SH-001"' in page and 'data-dealer="D-GD-001"' in page and "¥5,940.00" in page
     assert "/manufacturer/price-protections" in finance.get("/manufacturer/price-protections").get_data(as_text=True)
     east = signed("sales.east").get(path).get_data(as_text=True)
-    assert 'data-dealer="D-SH-001"' in east and 'data-dealer="D-GD-001"' not in east and "¥4,140.00" in east
+    assert 'data-dealer="D-SH-001"' in east and 'data-dealer="D-GD-001"' not in east and "¥4,140.00" in east and "¥5,940.00" not in east
     south = signed("sales.south").get(path).get_data(as_text=True)
     assert 'data-dealer="D-GD-001"' in south and 'data-dealer="D-SH-001"' not in south
     assert signed("sales.east").get("/manufacturer/price-protections/new").status_code == 403

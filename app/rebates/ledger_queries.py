@@ -175,7 +175,8 @@ def _first(mapping: dict, *keys):
 _SAID = {"tier", "tier_index", "tier_no", "rate", "base", "base_amount", "next_threshold", "next_from", "next_rate",
          "to_next", "next", "method", "policy", "policy_code", "policy_name", "period", "period_key", "lines",
          "line_count", "basis", "credit_entry_id", "purpose", "order", "credit_kind", "order_status", "expired_after",
-         "credit_amount", "claim", "program", "claimed", "approved", "protection", "sku", "sku_code", "sku_name",
+         "credit_amount", "claim", "program", "claimed", "approved", "activity_on", "protection", "sku", "sku_code",
+         "sku_name",
          "old_price", "new_price", "effective_on", "units", "lots", "demo", "kind"}
 
 
@@ -273,6 +274,8 @@ def explain(session: Session, entry: Entry) -> Explanation:
                                amount=amount))
         if x.get("program"):
             out.sentences.append(_("Program: %(program)s.", program=x["program"]))
+        if x.get("activity_on"):
+            out.sentences.append(_("Activity day: %(day)s.", day=x["activity_on"]))
         if x.get("claimed") and x.get("claimed") != x.get("approved"):
             out.sentences.append(_("The dealer claimed %(claimed)s; the approver allowed %(approved)s.",
                                    claimed=_money(x["claimed"]) or x["claimed"], approved=amount))

@@ -37,7 +37,8 @@ class RHPriceProtections(RHManufacturer):
         status = status if status in pp.STATUS_LABELS else ""
         page = pp.protections_page(db.session, request.args.get("after"), status)
         return render_page("manufacturer/price_protections.html", block="results", page=page, status_filter=status,
-                           row_status=pp.row_status, can_start=RHPriceProtectionNew.allows(current_user), **_labels())
+                           row_status=pp.row_status, can_start=RHPriceProtectionNew.allows(current_user),
+                           scoped=ChannelScope.of(current_user).region_paths is not None, **_labels())
 
 
 class RHPriceProtectionNew(RHManufacturer):
