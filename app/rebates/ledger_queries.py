@@ -382,7 +382,7 @@ def _register_export():
     from app.compliance.exports import register_export
 
     register_export("rebate_balances", _l("Rebate balances"), LEDGER_VIEWERS,
-                    (_l("Area"), _l("Region"), _l("Dealer code"), _l("Dealer"), _l("Usable balance"), _l("Credited"),
+                    (_l("Area"), _l("Region"), _l("Dealer code"), _l("Dealer"), _l("Usable balance"), _l("Credited in all"),
                      _l("Used (net of given back)"), _l("Expired"), _l("Estimated (open periods)"), _l("Last movement")),
                     _export_rows, params=("region", "q"))
 

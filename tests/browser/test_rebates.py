@@ -102,3 +102,27 @@ def test_dealer_claims_with_evidence_the_channel_manager_approves_and_the_credit
     assert page.locator("#entry-kind").get_attribute("data-kind") == "claim"
     assert "¥3,600.00" in page.locator("#entry-explanation").inner_text()
     assert no_sideways_scroll(page)
+
+
+def test_channel_manager_reads_balances_an_entry_and_the_price_protection(page_for, viewport):
+    name, size = viewport
+    page, base = page_for("acme", size)
+    sign_in(page, base, "channel@acme.test")
+    page.wait_for_url("**/manufacturer/")
+    page.goto(f"{base}/manufacturer/rebate-ledger")
+    row = page.locator("#rebate-balances tr[data-dealer='D-SH-001']")
+    assert row.is_visible() and no_sideways_scroll(page)
+    shot(page, f"manufacturer-rebate-balances-{name}")
+    row.locator("a").first.click()
+    page.wait_for_url("**/manufacturer/rebate-ledger/dealers/*")
+    page.locator("table.ledger-entries tr[data-kind=settled] a").first.click()
+    page.wait_for_url("**/manufacturer/rebate-ledger/entries/*")
+    assert "计算基数为" in page.locator("#entry-explanation").inner_text()
+    assert no_sideways_scroll(page)
+    page.goto(f"{base}/manufacturer/price-protections")
+    page.locator("#protections a").first.click()
+    page.wait_for_url("**/manufacturer/price-protections/*")
+    assert page.locator("#protection-lines tr[data-dealer='D-SH-001']").is_visible()
+    assert page.locator("#protection-status").get_attribute("data-status") == "in_review"
+    assert no_sideways_scroll(page)
+    shot(page, f"manufacturer-price-protection-{name}")
