@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.inventory import jobs as _inventory_jobs  # noqa: F401  (registers the daily stock expiry)
     from app.orders import jobs as _orders_jobs  # noqa: F401  (packing lists, re-allocation)
     from app.finance import jobs as _finance_jobs  # noqa: F401  (bank statement import, payment reminders)
+    from app.rebates import ledger as _rebate_ledger  # noqa: F401  (registers the daily rebate expiry)
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
     from app.compliance.imports import load_specs
 

@@ -327,6 +327,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     from portals.manufacturer import special_prices, two_invoice
     handlers["price_requests"] = special_prices.RHPriceRequests
     handlers["two_invoice"] = two_invoice.RHTwoInvoice
+    from portals.manufacturer import rebate_ledger
+    handlers["rebate_balances"] = rebate_ledger.RHRebateLedger
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -343,6 +345,7 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
                  receivables="/manufacturer/receivables?days=30")
     pages["price_requests"] = "/manufacturer/price-requests?status=approved&dealer=D-SH"
     pages["two_invoice"] = "/manufacturer/two-invoice?month=2026-01&dealer=D-JS"
+    pages["rebate_balances"] = "/manufacturer/rebate-ledger?q=D-SH"
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

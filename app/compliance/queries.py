@@ -189,6 +189,13 @@ def document_for(session: Session, user, document_id: int):
         from app.pricing.special_prices import may_see_evidence
 
         return doc if may_see_evidence(session, user, doc) else None
+    if doc.entity_type == "rebate_claims" and doc.dealer_id is not None:
+        # a claim's evidence: whoever may see the claim may read it
+        from app.channel.queries import ChannelScope, dealer_detail
+        from app.rebates.ledger_queries import LEDGER_VIEWERS
+
+        if user.has_role(*LEDGER_VIEWERS) and dealer_detail(session, ChannelScope.of(user), doc.dealer_id) is not None:
+            return doc
     return None
 
 

@@ -12,6 +12,8 @@ DEFAULTS: dict[str, int] = {
     "slow_moving_days": 90,        # stock with no movement for this long is slow-moving
     "sell_out_due_day": 5,         # a month's sell-out is due by this day of the next month
     "default_min_shelf_days": 0,   # remaining shelf life an allocation needs unless a dealer/hospital says more
+    "rebate_offset_max_pct": 30,   # 票折 on an order: at most this share (%) of the order amount
+    "rebate_credit_expiry_days": 365,  # an approved claim or price protection credit is usable this long (0: no expiry)
 }
 
 

@@ -246,7 +246,8 @@ class OrderEvent(IdMixin, db.Model):
     order_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     #: submitted, gate_refused, approval_requested, approved, rejected, allocated, backordered,
-    #: shipped, delivered, discrepancy, return_requested, returned, cancelled, closed
+    #: shipped, delivered, discrepancy, return_requested, returned, cancelled, closed,
+    #: rebate_used (票折/货补 drawn on the rebate balance), rebate_released (given back)
     kind: Mapped[str] = mapped_column(String(30), nullable=False)
     actor_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     #: facts for the translated sentence (numbers, lot, shipment number …)

@@ -35,6 +35,8 @@ from app.orders.rules import CreditCheck, LineProgress, fulfilment_status
 from app.pricing import rules as price_rules
 from app.pricing import special_prices
 from app.pricing.queries import resolve_price
+from app.rebates import ledger as rebate_ledger
+from app.rebates import rules_use as rebate_rules
 
 #: the orders whose amounts count against a dealer's credit (accepted and not closed)
 OPEN_FOR_CREDIT = ("approved", "allocated", "partially_shipped", "shipped", "delivered")
@@ -109,6 +111,10 @@ class LineCheck:
     price_note: str | None = None
     available: int | None = None
     quoted: bool = False
+    #: a free-goods line (货补): price 0, paid from the rebate balance by ``free_goods_value``
+    free_goods: bool = False
+    free_goods_price: Decimal | None = None
+    free_goods_value: Decimal | None = None
     problems: list[tuple[str | None, str]] = field(default_factory=list)
 
 
@@ -116,6 +122,9 @@ class LineCheck:
 class OrderCheck:
     lines: list[LineCheck]
     general: list[tuple[str | None, str]]
+    #: the rebate balance used as an invoice offset (票折), and the most the order may carry
+    rebate_offset: Decimal = Decimal("0.00")
+    max_offset: Decimal = Decimal("0.00")
 
     @property
     def problems(self) -> list[tuple[int | None, str | None, str]]:
@@ -127,6 +136,16 @@ class OrderCheck:
     @property
     def total(self) -> Decimal:
         return sum((line.amount or Decimal(0) for line in self.lines), Decimal(0))
+
+    @property
+    def free_goods_value(self) -> Decimal:
+        """What the free-goods lines (货补) take from the rebate balance."""
+        return sum((line.free_goods_value or Decimal(0) for line in self.lines if line.free_goods), Decimal(0))
+
+    @property
+    def net_total(self) -> Decimal:
+        """What the dealer will owe: the order amount less the invoice offset."""
+        return self.total - self.rebate_offset
 
 
 def _quantity(value) -> int | None:
@@ -147,9 +166,25 @@ def special_price_cover(session: Session, dealer_id: int, hospital_id: int | Non
     return price_rules.choose_special_price(offers, quantity or 0).use
 
 
+def _price_free_goods(answer, check: LineCheck) -> None:
+    """A free-goods line is delivered at no charge and paid from the rebate balance by
+    its value: the units at the price ``resolve_price`` gives (no band: nothing is sold
+    at that price)."""
+    if answer.price is None:
+        check.problems.append(("sku_id", answer.why))
+        return
+    check.unit_price, check.amount, check.free_goods_price = Decimal("0.00"), Decimal("0.00"), answer.price
+    check.price_note = _("Free goods valued at %(price)s a unit: %(why)s", price=answer.price,
+                         why=answer.why)[:300]
+    if check.quantity:
+        check.free_goods_value = fen(answer.price * check.quantity)
+
+
 def _price_line(session: Session, dealer: Dealer, hospital_id: int | None, check: LineCheck, given: dict,
                 day: date) -> None:
     answer = resolve_price(session, dealer.id, hospital_id, check.sku.id, day)
+    if check.free_goods:
+        return _price_free_goods(answer, check)
     quoted = given.get("unit_price")
     special = None
     if quoted is not None:
@@ -198,9 +233,12 @@ def _price_line(session: Session, dealer: Dealer, hospital_id: int | None, check
 
 
 def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id: int | None = None,
-                day: date | None = None, requested_delivery_on: date | None = None) -> OrderCheck:
+                day: date | None = None, requested_delivery_on: date | None = None,
+                rebate_offset=None) -> OrderCheck:
     """Run every gate on every line without writing anything (the order form's "check"
-    and ``place_order`` both use it)."""
+    and ``place_order`` both use it). A line with ``free_goods`` true is 货补; the
+    rebate balance must cover the free goods' value and ``rebate_offset`` (票折), which
+    may not exceed the tenant's share of the order amount (``rebate_offset_max_pct``)."""
     day = day or shanghai_today()
     general: list[tuple[str | None, str]] = []
     if dealer.status != "active":
@@ -221,30 +259,33 @@ def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id
         lines = lines[:MAX_LINES]
 
     checks: list[LineCheck] = []
-    seen: dict[int, LineCheck] = {}
+    seen: dict[tuple[int, bool], LineCheck] = {}
     for index, given in enumerate(lines):
         sku_id = given.get("sku_id")
         sku = session.get(Sku, sku_id) if isinstance(sku_id, int) and not isinstance(sku_id, bool) and 0 < sku_id < 2**63 else None
         quantity = _quantity(given.get("quantity"))
-        check = LineCheck(index, sku, quantity)
+        free = given.get("free_goods") is True
+        check = LineCheck(index, sku, quantity, free_goods=free)
         if sku is None:
             check.problems.append(("sku_id", _("Choose a product.")))
         if quantity is None or quantity <= 0 or quantity > MAX_QUANTITY:
             check.problems.append(("quantity", _("Enter a whole number of units from 1 to %(n)d.", n=MAX_QUANTITY)))
             check.quantity = None
-        if sku is not None and sku.id in seen:
-            first = seen[sku.id]
-            if given.get("unit_price") is None and first.quantity and check.quantity and not first.quoted:
+        if sku is not None and (sku.id, free) in seen:
+            first = seen[(sku.id, free)]
+            if (free or given.get("unit_price") is None) and first.quantity and check.quantity and not first.quoted:
                 first.quantity += check.quantity  # the same SKU twice: one line
                 if first.unit_price is not None:
                     first.amount = fen(first.unit_price * first.quantity)
+                if first.free_goods_price is not None:
+                    first.free_goods_value = fen(first.free_goods_price * first.quantity)
                 continue
             check.problems.append(("sku_id", _("%(sku)s appears on another line already.", sku=sku.code)))
             checks.append(check)
             continue
-        check.quoted = given.get("unit_price") is not None
+        check.quoted = given.get("unit_price") is not None and not free
         if sku is not None:
-            seen[sku.id] = check
+            seen[(sku.id, free)] = check
             for block in sellability(session, dealer.id, sku.id, hospital_id, day):
                 if block.code in ("dealer_inactive", "hospital_inactive"):
                     continue  # said once for the whole order
@@ -255,16 +296,36 @@ def check_lines(session: Session, dealer: Dealer, lines: list[dict], hospital_id
                 limit=f"{MAX_AMOUNT:,.0f}")
     for check in checks:
         if (check.unit_price is not None and check.unit_price >= MAX_AMOUNT) or (
-                check.amount is not None and check.amount >= MAX_AMOUNT):
+                check.amount is not None and check.amount >= MAX_AMOUNT) or (
+                check.free_goods_value is not None and check.free_goods_value >= MAX_AMOUNT):
             check.problems.append(("quantity", too_big))
     by_index = {check.index: check for check in checks}
     for index, field_, message in special_prices.check_caps(session, checks):
         by_index[index].problems.append((field_, message))
     order_check = OrderCheck(checks, general)
-    if order_check.total >= MAX_AMOUNT:
+    if order_check.total >= MAX_AMOUNT or order_check.free_goods_value >= MAX_AMOUNT:
         general.append((None, too_big))
+    else:
+        _check_rebate_use(session, dealer, order_check, rebate_offset, day)
     _stock_hint(session, dealer, checks)
     return order_check
+
+
+def _check_rebate_use(session: Session, dealer: Dealer, order_check: OrderCheck, rebate_offset, day: date) -> None:
+    """票折 and 货补 against the dealer's balance (read without the lock: ``place_order``
+    checks again under it), the cap on the offset and the order amount."""
+    cap_pct = rebate_ledger.offset_cap_pct(session)
+    order_check.max_offset = rebate_rules.max_offset(order_check.total, cap_pct)
+    try:
+        order_check.rebate_offset = rebate_ledger.parse_offset(rebate_offset)
+    except rebate_ledger.RebateRefused as err:
+        order_check.general.append((err.field, err.message))
+        return
+    if order_check.rebate_offset <= 0 and order_check.free_goods_value <= 0:
+        return
+    pos = rebate_ledger.position(session, dealer.id)
+    order_check.general.extend(rebate_ledger.order_problems(pos, order_check.rebate_offset, order_check.free_goods_value,
+                                                            order_check.total, cap_pct, day))
 
 
 def _stock_hint(session: Session, dealer: Dealer, checks: list[LineCheck]) -> None:
@@ -295,12 +356,15 @@ def _same_order(order: Order, dealer: Dealer) -> Order:
 
 def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospital_id: int | None = None,
                 idempotency_key: str | None = None, requested_delivery_on: date | None = None,
-                note: str | None = None, quote=None, day: date | None = None) -> Order:
+                note: str | None = None, quote=None, day: date | None = None, rebate_offset=None) -> Order:
     """Place a dealer's order. Every gate runs on every line (authorization, qualifications,
     registration, price and band, quantity); any problem refuses the whole order with
     ``OrderRefused`` and nothing written. Within the credit limit the order is approved and
     allocated at once; over it, it waits for the ``order_over_credit`` approval.
-    The same ``idempotency_key`` twice returns the first order (a double click, a retry)."""
+    ``rebate_offset`` (票折) and free-goods lines (货补) draw on the rebate balance in the
+    same transaction (a ``used`` row per credit); the credit check counts the order less
+    its offset. The same ``idempotency_key`` twice returns the first order (a double
+    click, a retry)."""
     day = day or shanghai_today()
     key = (idempotency_key or "").strip()[:64] or None
     if key is not None and (existing := _order_by_key(session, key)) is not None:
@@ -308,7 +372,7 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
     note = (note or "").strip() or None
     if note and len(note) > 2000:
         raise OrderRefused([(None, "note", _("Use at most %(n)d characters.", n=2000))])
-    checked = check_lines(session, dealer, lines, hospital_id, day, requested_delivery_on)
+    checked = check_lines(session, dealer, lines, hospital_id, day, requested_delivery_on, rebate_offset=rebate_offset)
     if checked.problems:
         raise OrderRefused(checked.problems)
 
@@ -318,19 +382,26 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
     capped = special_prices.check_caps(session, checked.lines, lock=True)
     if capped:
         raise OrderRefused(capped)
+    try:  # under the rebate lock from here on: the balance checked is the balance spent
+        rebate_takes = rebate_ledger.plan_order_use(session, dealer.id, checked.rebate_offset,
+                                                    checked.free_goods_value, checked.total, day)
+    except rebate_ledger.RebateRefused as err:
+        raise OrderRefused([(None, err.field, err.message)]) from None
     position = credit_position(session, dealer.id, day)
     credit = CreditCheck(limit=Decimal(dealer.credit_limit or 0), open_amount=position.open_amount,
-                         overdue_amount=position.overdue_amount, order_amount=checked.total)
+                         overdue_amount=position.overdue_amount, order_amount=checked.net_total)
     order = Order(kind="standard", dealer_id=dealer.id, hospital_id=hospital_id, idempotency_key=key,
                   status="approved" if credit.passes else "pending_approval", submitted_by_id=user.id if user else None,
                   requested_delivery_on=requested_delivery_on, note=note, total_amount=checked.total,
+                  rebate_offset=checked.rebate_offset,
                   credit_check=credit.facts(), quote_id=quote.id if quote is not None else None)
     assign_number(session, order, "SO")
     for line_no, c in enumerate(checked.lines, 1):
         order.lines.append(OrderLine(
             line_no=line_no, sku_id=c.sku.id, quantity=c.quantity, unit_price=c.unit_price, amount=c.amount,
             tax_rate=c.sku.tax_rate, price_source_type=c.price_source[0] if c.price_source else None,
-            price_source_id=c.price_source[1] if c.price_source else None, price_note=c.price_note))
+            price_source_id=c.price_source[1] if c.price_source else None, price_note=c.price_note,
+            free_goods=c.free_goods, free_goods_value=c.free_goods_value or Decimal("0.00")))
     try:
         with session.begin_nested():
             session.add(order)
@@ -346,6 +417,10 @@ def place_order(session: Session, dealer: Dealer, user, lines: list[dict], hospi
 
     actor_id = user.id if user else None
     add_event(session, order, "submitted", actor_id, lines=len(order.lines), amount=str(order.total_amount))
+    if rebate_takes:
+        rebate_ledger.write_order_use(session, order, rebate_takes, user, day)
+        add_event(session, order, "rebate_used", actor_id, offset=str(checked.rebate_offset),
+                  free_goods=str(checked.free_goods_value), net=str(checked.net_total))
     if credit.passes:
         add_event(session, order, "approved", actor_id, gates=True)
         allocate_order(session, order, actor_id)
@@ -399,6 +474,17 @@ def credit_approval_decided(session: Session, request) -> None:
         session.flush()
         add_event(session, order, "rejected", actor_id, request_id=request.id,
                   comment=(last.comment if last is not None else None))
+        from app.identity.models import User
+
+        _release_rebate(session, order, session.get(User, actor_id) if actor_id else None)
+
+
+def _release_rebate(session: Session, order: Order, user) -> None:
+    """A cancelled or refused order gives back the rebate balance it drew on."""
+    released = rebate_ledger.release_order(session, order, user)
+    if released:
+        add_event(session, order, "rebate_released", user.id if user else None, amount=str(released),
+                  status=order.status)
 
 
 # --- allocation ----------------------------------------------------------------------------
@@ -519,6 +605,9 @@ def cancel_order(session: Session, order: Order, user, why: str) -> None:
     order = lock_order(session, order.id)
     if order.status not in CANCELLABLE or any(line.shipped_quantity for line in order.lines):
         raise InvalidInput(None, _("Only an order nothing of which has shipped can be cancelled."))
+    if order.rebate_offset or any(line.free_goods for line in order.lines):
+        # before any stock moves: an order being placed holds this lock while it allocates
+        rebate_ledger.lock_dealer(session, order.dealer_id)
     actor_id = user.id if user else None
     with reason(session, why, "cancel"):
         packed += [s for s in session.scalars(select(Shipment).where(Shipment.order_id == order.id,
@@ -552,6 +641,8 @@ def cancel_order(session: Session, order: Order, user, why: str) -> None:
                 request.decided_at = session.execute(select(func.now())).scalar()
                 session.flush()
     add_event(session, order, "cancelled", actor_id, reason=why, released=released)
+    with reason(session, why, "cancel"):
+        _release_rebate(session, order, user)
 
 
 # --- quotes → lines -----------------------------------------------------------------------------

@@ -235,5 +235,8 @@ class PriceProtectionLine(IdMixin, db.Model):
     #: the dealer's channel stock of the SKU on the effective day (sell-in − returns − sell-out)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    #: the lots behind ``quantity`` as computed: [{"lot_id", "lot_no", "held", "bought", "bought_at_old",
+    #: "eligible"}] (units held on the effective day, units received in all and at or above the old price)
+    lots: Mapped[list] = mapped_column(JSONB, nullable=False, server_default="[]")
 
     dealer = relationship("Dealer", lazy="joined")

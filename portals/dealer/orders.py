@@ -21,6 +21,7 @@ from app.core.i18n import shanghai_today
 from app.orders import operations as ops
 from app.orders import queries as orders_q
 from app.orders import quotes as quote_ops
+from app.rebates import ledger as rebate_ledger
 
 ORDERING = ("dealer_owner", "dealer_sales")
 BLANK_ROWS = 3
@@ -51,9 +52,10 @@ class RHOrders(RHDealer):
 
 # --- a new order ----------------------------------------------------------------------------------
 
-def _form_rows(form) -> list[dict]:
-    """The form's line rows as typed (aligned lists sku_id[], quantity[])."""
-    skus, quantities = form.getlist("sku_id"), form.getlist("quantity")
+def _form_rows(form, prefix: str = "") -> list[dict]:
+    """The form's line rows as typed (aligned lists sku_id[], quantity[]; free-goods
+    rows under the prefix ``free_``)."""
+    skus, quantities = form.getlist(prefix + "sku_id"), form.getlist(prefix + "quantity")
     rows = []
     for i in range(max(len(skus), len(quantities))):
         rows.append({"sku_id": skus[i].strip() if i < len(skus) else "",
@@ -61,15 +63,25 @@ def _form_rows(form) -> list[dict]:
     return rows[:ops.MAX_LINES]
 
 
-def _lines_of(rows: list[dict]) -> tuple[list[dict], list[int]]:
-    """The non-empty rows as order lines, and each line's row number."""
+def _lines_of(rows: list[dict], free_goods: bool = False) -> tuple[list[dict], list]:
+    """The non-empty rows as order lines, and each line's row number (for free-goods
+    rows, ``("free", row number)``)."""
     lines, where = [], []
     for i, row in enumerate(rows):
         if not row["sku_id"] and not row["quantity"]:
             continue
-        lines.append({"sku_id": as_id(row["sku_id"]), "quantity": row["quantity"]})
-        where.append(i)
+        line = {"sku_id": as_id(row["sku_id"]), "quantity": row["quantity"]}
+        if free_goods:
+            line["free_goods"] = True
+        lines.append(line)
+        where.append(("free", i) if free_goods else i)
     return lines, where
+
+
+def _split(by_row: dict) -> tuple[dict, dict]:
+    """Per-row values of the ordered lines and of the free-goods lines, apart."""
+    return ({k: v for k, v in by_row.items() if not isinstance(k, tuple)},
+            {k[1]: v for k, v in by_row.items() if isinstance(k, tuple)})
 
 
 def _day_field(form, name: str, errors: dict) -> date | None:
@@ -84,12 +96,21 @@ def _day_field(form, name: str, errors: dict) -> date | None:
 
 
 def order_form(form: dict, rows: list[dict], row_errors: dict | None = None, errors: dict | None = None,
-               checks: dict | None = None, status: int = 200, block: str = "order_form"):
+               checks: dict | None = None, status: int = 200, block: str = "order_form", free_rows=None,
+               checked=None):
+    """The order form; ``row_errors``/``checks`` are keyed by row number, a free-goods
+    row's by ``("free", row number)``; ``checked`` the OrderCheck of a "check"."""
     day = shanghai_today()
     while len(rows) < 1:
         rows.append({"sku_id": "", "quantity": ""})
+    free_rows = free_rows or [{"sku_id": "", "quantity": ""}]  # one blank row works without htmx
+    row_errors, free_row_errors = _split(row_errors or {})
+    checks, free_checks = _split(checks or {})
     return render_page("dealer/order_new.html", block=block, status=status, form=form, rows=rows,
-                       row_errors=row_errors or {}, errors=errors or {}, checks=checks or {},
+                       row_errors=row_errors, errors=errors or {}, checks=checks,
+                       free_rows=free_rows, free_row_errors=free_row_errors, free_checks=free_checks,
+                       rebate=rebate_ledger.balances(db.session, current_user.dealer_id, day),
+                       offset_cap_pct=rebate_ledger.offset_cap_pct(db.session), checked=checked,
                        skus=orders_q.orderable_skus(db.session, current_user.dealer_id, day),
                        hospitals=orders_q.sellable_hospitals(db.session, current_user.dealer_id, day))
 
@@ -105,6 +126,7 @@ class RHOrderNew(RHDealer):
         if request.args.get("row"):  # htmx: one more empty line (a fresh id: the button may be pressed again)
             return render_page("dealer/order_new.html", block="line_row", row={"sku_id": "", "quantity": ""},
                                i=f"new-{uuid.uuid4().hex[:8]}", row_errors={}, checks={},
+                               prefix="free_" if request.args.get("free") else "",
                                skus=orders_q.orderable_skus(db.session, current_user.dealer_id, shanghai_today()))
         form = {"idempotency_key": uuid.uuid4().hex, "hospital_id": request.args.get("hospital", "")}
         return order_form(form, [{"sku_id": "", "quantity": ""} for _i in range(BLANK_ROWS)], block="content")
@@ -113,9 +135,11 @@ class RHOrderNew(RHDealer):
         f = request.form
         form = {"idempotency_key": (f.get("idempotency_key") or "")[:64] or uuid.uuid4().hex,
                 "hospital_id": f.get("hospital_id", ""), "requested_delivery_on": f.get("requested_delivery_on", ""),
-                "note": (f.get("note") or "")[:2000]}
-        rows = _form_rows(f)
+                "note": (f.get("note") or "")[:2000], "rebate_offset": (f.get("rebate_offset") or "").strip()[:40]}
+        rows, free_rows = _form_rows(f), _form_rows(f, "free_")
         lines, where = _lines_of(rows)
+        free_lines, free_where = _lines_of(free_rows, free_goods=True)
+        lines, where = lines + free_lines, where + free_where
         errors: dict = {}
         hospital_id = as_id(form["hospital_id"])
         if form["hospital_id"] and hospital_id is None:
@@ -123,20 +147,22 @@ class RHOrderNew(RHDealer):
         delivery = _day_field(f, "requested_delivery_on", errors)
         dealer = current_user.dealer
         if f.get("action") == "check" or errors:
-            checked = ops.check_lines(db.session, dealer, lines, hospital_id, requested_delivery_on=delivery)
+            checked = ops.check_lines(db.session, dealer, lines, hospital_id, requested_delivery_on=delivery,
+                                      rebate_offset=form["rebate_offset"])
             row_errors, general = _place_problems(checked.problems, where)
             checks = {where[c.index]: c for c in checked.lines}
             errors.update(general)
             db.session.rollback()
-            return order_form(form, rows, row_errors, errors, checks, status=200 if f.get("action") == "check" else 422)
+            return order_form(form, rows, row_errors, errors, checks, status=200 if f.get("action") == "check" else 422,
+                              free_rows=free_rows, checked=checked)
         try:
             order = ops.place_order(db.session, dealer, current_user, lines, hospital_id=hospital_id,
                                     idempotency_key=form["idempotency_key"], requested_delivery_on=delivery,
-                                    note=form["note"])
+                                    note=form["note"], rebate_offset=form["rebate_offset"])
         except ops.OrderRefused as err:
             db.session.rollback()
             row_errors, general = _place_problems(err.problems, where)
-            return order_form(form, rows, row_errors, general, status=422)
+            return order_form(form, rows, row_errors, general, status=422, free_rows=free_rows)
         flash(_("Order %(number)s placed.", number=order.number), "success")
         return redirect(url_for("dealer.order", order_id=order.id))
 

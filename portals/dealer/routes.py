@@ -100,3 +100,15 @@ bp.add_url_rule("/price-requests/new", view_func=special_prices_h.RHPriceRequest
 bp.add_url_rule("/price-requests/<int:request_id>", view_func=special_prices_h.RHPriceRequest.as_view("price_request"))
 bp.add_url_rule("/price-requests/<int:request_id>/withdraw", view_func=special_prices_h.RHPriceRequestWithdraw.as_view("price_request_withdraw"))
 bp.add_url_rule("/price-requests/<int:request_id>/resubmit", view_func=special_prices_h.RHPriceRequestResubmit.as_view("price_request_resubmit"))
+
+# --- rebate ledger, claims (issue 6: rebate ledger and use) ---
+from portals.dealer import rebate_claims as rebate_claims_h  # noqa: E402
+from portals.dealer import rebate_ledger as rebate_ledger_h  # noqa: E402
+
+bp.add_url_rule("/rebate-ledger", view_func=rebate_ledger_h.RHRebateLedger.as_view("rebate_ledger"))
+bp.add_url_rule("/rebate-ledger/<int:entry_id>", view_func=rebate_ledger_h.RHRebateEntry.as_view("rebate_entry"))
+bp.add_url_rule("/rebate-claims", view_func=rebate_claims_h.RHRebateClaims.as_view("rebate_claims"))
+bp.add_url_rule("/rebate-claims/new", view_func=rebate_claims_h.RHRebateClaimNew.as_view("rebate_claim_new"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>", view_func=rebate_claims_h.RHRebateClaim.as_view("rebate_claim"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>/withdraw", view_func=rebate_claims_h.RHRebateClaimWithdraw.as_view("rebate_claim_withdraw"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>/resubmit", view_func=rebate_claims_h.RHRebateClaimResubmit.as_view("rebate_claim_resubmit"))

@@ -165,3 +165,21 @@ bp.add_url_rule("/price-requests", view_func=special_prices_h.RHPriceRequests.as
 bp.add_url_rule("/price-requests/<int:request_id>", view_func=special_prices_h.RHPriceRequest.as_view("price_request"))
 bp.add_url_rule("/two-invoice", view_func=two_invoice_h.RHTwoInvoice.as_view("two_invoice"))
 bp.add_url_rule("/two-invoice/<int:line_id>", view_func=two_invoice_h.RHTwoInvoiceCase.as_view("two_invoice_case"))
+
+# --- rebate ledger, claims, price protection (issue 6: rebate ledger and use) ---
+from portals.manufacturer import price_protections as protections_h  # noqa: E402
+from portals.manufacturer import rebate_claims as rebate_claims_h  # noqa: E402
+from portals.manufacturer import rebate_ledger as rebate_ledger_h  # noqa: E402
+
+bp.add_url_rule("/rebate-ledger", view_func=rebate_ledger_h.RHRebateLedger.as_view("rebate_ledger"))
+bp.add_url_rule("/rebate-ledger/dealers/<int:dealer_id>", view_func=rebate_ledger_h.RHRebateDealerLedger.as_view("rebate_dealer_ledger"))
+bp.add_url_rule("/rebate-ledger/entries/<int:entry_id>", view_func=rebate_ledger_h.RHRebateEntry.as_view("rebate_entry"))
+bp.add_url_rule("/rebate-use-settings", view_func=rebate_ledger_h.RHRebateUseSettings.as_view("rebate_use_settings"))
+bp.add_url_rule("/rebate-claims", view_func=rebate_claims_h.RHRebateClaims.as_view("rebate_claims"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>", view_func=rebate_claims_h.RHRebateClaim.as_view("rebate_claim"))
+bp.add_url_rule("/rebate-claims/<int:claim_id>/approved-amount", view_func=rebate_claims_h.RHRebateClaimAmount.as_view("rebate_claim_amount"))
+bp.add_url_rule("/price-protections", view_func=protections_h.RHPriceProtections.as_view("price_protections"))
+bp.add_url_rule("/price-protections/new", view_func=protections_h.RHPriceProtectionNew.as_view("price_protection_new"))
+bp.add_url_rule("/price-protections/<int:protection_id>", view_func=protections_h.RHPriceProtection.as_view("price_protection"))
+bp.add_url_rule("/price-protections/<int:protection_id>/withdraw", view_func=protections_h.RHPriceProtectionWithdraw.as_view("price_protection_withdraw"))
+bp.add_url_rule("/price-protections/<int:protection_id>/resubmit", view_func=protections_h.RHPriceProtectionResubmit.as_view("price_protection_resubmit"))

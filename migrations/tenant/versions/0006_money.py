@@ -236,6 +236,7 @@ def _rebates() -> None:
     sa.Column('dealer_id', sa.BigInteger(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('lots', postgresql.JSONB(astext_type=sa.Text()), server_default='[]', nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.CheckConstraint('quantity > 0 AND amount >= 0', name=op.f('ck_price_protection_lines_figures')),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_price_protection_lines_dealer_id_dealers')),
