@@ -157,20 +157,21 @@ def test_an_offset_above_the_order_amount_is_refused(as_tenant, acme):
 # --- 货补 --------------------------------------------------------------------------------------------
 
 def test_free_goods_are_valued_at_the_resolved_price_and_refused_beyond_the_balance(as_tenant, acme):
-    """浙江瑞华 holds ¥2,000: three pressure pumps as 货补 (3 × ¥380 = ¥1,140 at its price)
-    pass; ten more (¥3,800) do not."""
-    dealer_id = acme["D-ZJ-001"]
+    """宁波联康 holds ¥2,000: three pressure pumps as 货补 (3 × ¥380 = ¥1,140 at its price)
+    pass; ten more (¥3,800) do not. (Not 浙江瑞华: the demo leaves it overdue, so its
+    orders wait for credit approval.)"""
+    dealer_id = acme["D-ZJ-003"]
     with as_tenant("acme") as s:
         credit(s, dealer_id, "2000.00")
         price = resolve_price(s, dealer_id, None, acme["CV-INF-30"], TODAY).price
-        order = place(s, acme, "D-ZJ-001", lines(acme, ("CV-SH-6F", 5)) + lines(acme, ("CV-INF-30", 3), free=True), user=None)
+        order = place(s, acme, "D-ZJ-003", lines(acme, ("CV-SH-6F", 5)) + lines(acme, ("CV-INF-30", 3), free=True), user=None)
         free = next(line for line in order.lines if line.free_goods)
         assert (free.unit_price, free.amount, free.free_goods_value) == (0, 0, price * 3) and price == Y("380.00")
         assert order.total_amount == resolve_price(s, dealer_id, None, acme["CV-SH-6F"], TODAY).price * 5
         assert [(r.kind, r.amount, r.explanation["purpose"]) for r in used_rows(s, order.id)] == [
             ("used", Y("-1140.00"), "free_goods")]
         with pytest.raises(ops.OrderRefused) as refused:
-            place(s, acme, "D-ZJ-001", lines(acme, ("CV-INF-30", 10), free=True), user=None)
+            place(s, acme, "D-ZJ-003", lines(acme, ("CV-INF-30", 10), free=True), user=None)
         assert refused.value.problems == [(None, "free_goods", "货补价值 ¥3,800.00，可用于货补的返利余额为 ¥860.00。")]
 
 
