@@ -52,6 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.inventory import jobs as _inventory_jobs  # noqa: F401  (registers the daily stock expiry)
     from app.orders import jobs as _orders_jobs  # noqa: F401  (packing lists, re-allocation)
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
+    from app.rebates import accrual as _rebate_accrual, explain as _rebate_explain  # noqa: F401  (rebate engine:
+    from app.rebates import settlement as _rebate_settlement  # noqa: F401  settle/accrue jobs, daily accrual, export)
     from app.compliance.imports import load_specs
 
     load_specs()  # import specs and list exports, registered by each domain
