@@ -79,3 +79,9 @@ bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHD
 bp.add_url_rule("/deliveries/<int:shipment_id>/return", view_func=deliveries_h.RHReturnNew.as_view("return_new"))
 bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
 bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))
+
+# --- rebate engine: why this amount ----------------------------------------------------------------
+from portals.dealer import rebates as rebates_h  # noqa: E402
+
+bp.add_url_rule("/rebates", view_func=rebates_h.RHRebates.as_view("rebates"))
+bp.add_url_rule("/rebates/<int:policy_id>", view_func=rebates_h.RHRebatePolicy.as_view("rebate_policy"))
