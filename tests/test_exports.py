@@ -321,6 +321,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     from portals.manufacturer import orders, sellout
     handlers["sell_out"] = sellout.RHSellOut
     handlers["orders"] = orders.RHOrders
+    from portals.manufacturer import rebates
+    handlers["rebate_settlement"] = rebates.RHRebateSettlements  # its rows: tests/test_rebate_pages.py
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name

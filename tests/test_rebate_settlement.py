@@ -474,3 +474,26 @@ def test_a_worker_killed_mid_settlement_leaves_nothing_and_the_rerun_writes_one_
         rows = ledger(session, LQ)
     assert sorted(d for _k, d, _c, _a, _p in rows) == sorted(codes)
     assert {k for k, *_ in rows} == {"settled"} and all(a == D("12000.00") for *_x, a, _p in rows)
+
+
+def test_daily_accrual_requests_one_job_per_day_that_accrues_the_running_period(world, app, as_tenant, run_worker):
+    from app.compliance.models import Job
+    from app.core.db import db
+
+    today = shanghai_today()
+    with as_tenant(world) as session:
+        volume_policy(session)
+        order(session, "D-SH-002", today, [("CV-DES-3018", 70, "10000.00")], hour=0)     # 700,000 → 2 % = 14,000
+    with app.app_context():
+        lines = accrual.daily_accrual(db.engine)
+        assert any(line.startswith(f"{world}: rebate accrual requested") for line in lines), lines
+        assert accrual.daily_accrual(db.engine) == []                                  # once a day
+    run_worker()
+    with as_tenant(world) as session:
+        job = session.scalar(select(Job).where(Job.request_id == f"rebates-accrue-{today.isoformat()}"))
+        assert job.status == "done" and job.kind == "rebates.accrue"
+        rows = session.scalars(select(RebateLedgerEntry).where(RebateLedgerEntry.kind == "accrued")).all()
+        assert [(r.amount, r.period_key, r.ref_type, r.ref_id) for r in rows] == [
+            (D("14000.00"), this_quarter(), "jobs", job.id)]
+        assert rows[0].explanation["estimate"] is True and rows[0].explanation["next"]["gap"] == "300000.00"
+        assert session.scalar(select(RebatePeriod.status).where(RebatePeriod.key == this_quarter())) == "open"

@@ -16,12 +16,14 @@ from app.compliance.models import ApprovalChain
 from app.compliance.operations import Actor, set_context
 from app.demo import data, master_data
 from app.demo.orders import seed_orders
+from app.demo.rebates import seed_rebates
 from app.demo.stock import seed_stock
 from app.core.i18n import shanghai_today
 from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
 from app.orders.models import Order
+from app.rebates.models import RebatePolicy
 from tenants.migrations import migrate_all, upgrade_public
 from tenants.provisioning import create_tenant
 from tenants.registry import by_slug
@@ -54,6 +56,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_stock(session, slug)}"
             if not session.scalar(select(func.count()).select_from(Order)):
                 yield f"{slug}: {seed_orders(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(RebatePolicy)):
+                yield f"{slug}: {seed_rebates(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:

@@ -36,8 +36,9 @@ def reaches(policy: RebatePolicy, dealer: Dealer) -> bool:
     return True
 
 
-def settled_keys(session: Session) -> set[str]:
-    return set(session.scalars(select(SettlementRun.period_key).where(SettlementRun.status == "done")))
+def latest_period_key(session: Session) -> str | None:
+    """The period the settlements page opens on when none is chosen: the newest."""
+    return session.scalar(select(RebatePeriod.key).order_by(RebatePeriod.ends_on.desc(), RebatePeriod.key).limit(1))
 
 
 def dealer_period_keys(session: Session, dealer: Dealer, today: date) -> list[str]:
@@ -304,8 +305,10 @@ def _export_rows(session, user, params):
     from app.core.errors import InvalidInput
 
     try:
-        key = parse_key(params.get("period"))
+        key = parse_key(params.get("period")) if params.get("period") else latest_period_key(session)
     except InvalidInput:
+        return
+    if key is None:
         return
     scope = ChannelScope.of(user)
     for items in walk_batches(lambda cursor: results_page(session, scope, key, id_param(params, "region_id"), cursor)):

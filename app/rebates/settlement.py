@@ -212,6 +212,17 @@ def settle(session: Session, key: str, run: SettlementRun | None, today: date, p
     return summary
 
 
+def settle_now(session: Session, key: str, user=None, today: date | None = None) -> SettlementRun:
+    """Settle ``key`` in the caller's transaction, recorded as a run like the job's (the
+    demo seeding uses it; pages go through ``request_settlement``)."""
+    key = parse_key(key)
+    run = SettlementRun(period_key=key, status="running", requested_by_id=getattr(user, "id", None))
+    session.add(run)
+    session.flush()
+    settle(session, key, run, today or shanghai_today(), user_id=getattr(user, "id", None))
+    return run
+
+
 def _set_run(ctx: JobContext, run_id: int, status: str) -> None:
     with ctx.session() as session:
         run = session.get(SettlementRun, run_id, with_for_update=True)
