@@ -196,6 +196,22 @@ def child(slug: str, key: str, what: str) -> None:
             ctx.__exit__(None, None, None)  # commit
             out.update(settled=summary.settled, adjusted=summary.adjusted, policies=summary.policies,
                        dealers=summary.dealers, total=str(summary.period_total), backend_mib=backend)
+        elif what == "dealer":
+            from app.channel.models import Dealer
+            from app.rebates import explain
+
+            heaviest = session.scalar(text(
+                "SELECT o.dealer_id FROM orders o GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"))
+            dealer = session.get(Dealer, heaviest)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                views = explain.dealer_views(session, dealer, key, shanghai_today())
+                explain.base_lines(session, dealer.id, views[0].policy, views[0].window, None)
+                times.append(time.perf_counter() - t0)
+            out.update(policies=len(views), median_ms=1000 * statistics.median(times))
+            session.rollback()
+            ctx.__exit__(None, None, None)
         elif what == "simulate":
             v1 = session.scalar(select(RebatePolicy).where(RebatePolicy.code == "BENCH-VOL",
                                                            RebatePolicy.status == "published"))
@@ -282,6 +298,9 @@ def run(lines: int = 1_000_000, dealers: int = 500, keep: bool = False) -> list[
         stacked = _child(slug, key, "settle")
         out.append(f"with 3 policies (retroactive, incremental for agents, growth): {stacked['seconds']:.3f} s, "
                    f"{stacked['settled']} first settlements of the new policies, peak RSS {stacked['peak_rss_mib']:.0f} MiB")
+        page = _child(slug, key, "dealer")
+        out.append(f"the heaviest dealer's why-page figures ({page['policies']} policies computed live, and the first "
+                   f"page of the lines behind the base): {page['median_ms']:.0f} ms median of 5")
         sim = _child(slug, key, "simulate")
         out.append(f"what-if simulation of a draft against the published version ({sim['dealers']} dealers): "
                    f"{sim['seconds']:.3f} s — inline in the page")

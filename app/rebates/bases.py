@@ -121,6 +121,13 @@ def credit_day_sql(alias: str = "r") -> str:
             f"THEN to_date(substr({alias}.credit_note_no, 4, 8), 'YYYYMMDD') END)")
 
 
+def _dealer_filter(column: str, params: dict) -> str:
+    """``AND column = ANY(...)`` when the statement is for given dealers (one dealer's
+    page): a predicate on the column itself lets the planner walk that dealer's rows by
+    index rather than hash every row against the scope."""
+    return f" AND {column} = ANY(CAST(:scope_dealers AS bigint[]))" if "scope_dealers" in params else ""
+
+
 def _moves_sql(policy: RebatePolicy, window: Window, params: dict) -> str:
     """One row per line that counts: dealer_id, amount, cur (this period, else last
     year's), strategic (a strategic SKU)."""
@@ -134,7 +141,7 @@ def _moves_sql(policy: RebatePolicy, window: Window, params: dict) -> str:
                 "JOIN invoices i ON i.id = a.invoice_id "
                 "WHERE i.kind = 'invoice' AND i.status <> 'void' AND p.received_on BETWEEN :cur_start AND :cur_end "
                 "AND p.received_on <= i.issued_on + CAST(:paid_within AS integer) "
-                "AND i.dealer_id IN (SELECT id FROM scope)")
+                "AND i.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("i.dealer_id", params))
     if policy.basis == "sell_out":
         days = "(s.sold_on BETWEEN :cur_start AND :cur_end" + (
             " OR s.sold_on BETWEEN :ly_start AND :ly_end)" if growth else ")")
@@ -144,7 +151,7 @@ def _moves_sql(policy: RebatePolicy, window: Window, params: dict) -> str:
                 "AND NOT ol.free_goods ORDER BY sl.id DESC LIMIT 1), 0) AS amount, "
                 "s.sold_on >= :cur_start AS cur, " + strategic.format(col="s.sku_id") + " AS strategic "
                 "FROM sell_out_lines s WHERE " + days + " AND s.dealer_id IN (SELECT id FROM scope)"
-                + _sku_filter(policy, "s.sku_id", params))
+                + _dealer_filter("s.dealer_id", params) + _sku_filter(policy, "s.sku_id", params))
     params["not_accepted"] = list(NOT_ACCEPTED)
     when = "((o.submitted_at >= :cur_from AND o.submitted_at < :cur_to)" + (
         " OR (o.submitted_at >= :ly_from AND o.submitted_at < :ly_to))" if growth else ")")
@@ -155,13 +162,15 @@ def _moves_sql(policy: RebatePolicy, window: Window, params: dict) -> str:
             + strategic.format(col="ol.sku_id") + " AS strategic "
             "FROM order_lines ol JOIN orders o ON o.id = ol.order_id "
             "WHERE " + when + " AND o.status <> ALL(CAST(:not_accepted AS varchar[])) AND NOT ol.free_goods "
-            "AND o.dealer_id IN (SELECT id FROM scope)" + _sku_filter(policy, "ol.sku_id", params) +
+            "AND o.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("o.dealer_id", params)
+            + _sku_filter(policy, "ol.sku_id", params) +
             " UNION ALL "
             "SELECT r.dealer_id, -(rl.quantity * rl.unit_price), " + credit_day + " >= :cur_start, "
             + strategic.format(col="rl.sku_id") + " "
             "FROM return_lines rl JOIN returns r ON r.id = rl.return_id "
             "WHERE r.status = 'credited' AND " + returned_when +
-            " AND r.dealer_id IN (SELECT id FROM scope)" + _sku_filter(policy, "rl.sku_id", params))
+            " AND r.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("r.dealer_id", params)
+            + _sku_filter(policy, "rl.sku_id", params))
 
 
 def _late_sql(params: dict) -> str:
@@ -174,7 +183,7 @@ def _late_sql(params: dict) -> str:
             f"SELECT o.dealer_id, date_trunc('month', {received_day})::date AS month "
             "FROM shipments sh JOIN orders o ON o.id = sh.order_id "
             f"WHERE sh.status = 'delivered' AND {received_day} BETWEEN :cur_start AND :cur_end "
-            "AND o.dealer_id IN (SELECT id FROM scope) GROUP BY 1, 2) m "
+            "AND o.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("o.dealer_id", params) + " GROUP BY 1, 2) m "
             f"WHERE {due} < CAST(:today AS date) AND NOT EXISTS (SELECT 1 FROM sell_out_lines s "
             "WHERE s.dealer_id = m.dealer_id AND s.sold_on >= m.month AND s.sold_on < m.month + interval '1 month' "
             f"AND (s.created_at AT TIME ZONE 'Asia/Shanghai')::date <= {due})")
@@ -200,7 +209,7 @@ def payout_sql(policy: RebatePolicy, window: Window, today: date, due_day: int,
     params["tier_from"] = [t.threshold for t in spec.tiers]
     params["tier_rate"] = [t.rate for t in spec.tiers]
     params["cap_rate"], params["cap_amount"] = spec.cap_rate, spec.cap_amount
-    scope = _scope_sql(policy, params, dealer_ids)
+    scope = _scope_sql(policy, params, dealer_ids)  # binds :scope_dealers first, which the moves use
     moves = _moves_sql(policy, window, params)
     conditions = spec.conditions
     late = _late_sql(params) if "sell_out_on_time" in conditions else "SELECT NULL::bigint AS dealer_id WHERE false"

@@ -328,8 +328,9 @@ def check_policy(session: Session, values: dict, policy: RebatePolicy | None = N
         except InvalidInput as err:
             errors["cap_amount"] = err.message
     expires = _whole(values, "expires_after_days", errors, 1, 3650)
-    usable_as = _list(values, "usable_as") or list(USES)
-    if any(u not in USES for u in usable_as):
+    # not given (code): both uses; given but nothing ticked (a form): one is needed
+    usable_as = list(USES) if values.get("usable_as") is None else _list(values, "usable_as")
+    if not usable_as or any(u not in USES for u in usable_as):
         errors["usable_as"], usable_as = _("Choose invoice offset or free goods."), list(USES)
     params: dict = {}
     if kind == "collection":
