@@ -262,3 +262,28 @@ def test_dealer_lines_behind_the_base_are_its_own(signed_in, rworld, ids, as_ten
     assert signed_in(rworld, "admin").get("/dealer/rebates").status_code == 403
     other = signed_in("globex", "dealer1").get(f"/dealer/rebates/{ids['agent']}")
     assert other.status_code == 404 or "代理商分段累进返利" not in other.get_data(as_text=True)
+
+
+def test_every_rebate_route_is_closed_to_other_portals_and_roles(signed_in, rworld, ids):
+    p = ids["agent"]
+    pages = ["/manufacturer/rebate-policies", "/manufacturer/rebate-policies/new", f"/manufacturer/rebate-policies/{p}",
+             f"/manufacturer/rebate-policies/{p}/simulate", "/manufacturer/rebate-settlements"]
+    actions = ["/manufacturer/rebate-policies/new", f"/manufacturer/rebate-policies/{p}/save",
+               f"/manufacturer/rebate-policies/{p}/simulate", f"/manufacturer/rebate-policies/{p}/publish",
+               f"/manufacturer/rebate-policies/{p}/revise", f"/manufacturer/rebate-policies/{p}/retire",
+               f"/manufacturer/rebate-policies/{p}/discard", "/manufacturer/rebate-settlements/settle",
+               "/manufacturer/rebate-settlements/close", "/manufacturer/rebate-settlements/accrue"]
+    for who, home in (("dealer1", "/dealer/"), ("hospital1", "/hospital/"), ("qa", "/manufacturer/"),
+                      ("service", "/manufacturer/")):
+        b = signed_in(rworld, who)
+        for url in pages:
+            assert b.get(url).status_code == 403, (who, url)
+        for url in actions:
+            assert b.post(url, {"period_key": LQ, "request_id": uuid.uuid4().hex}, token_from=home).status_code == 403, (who, url)
+    east = signed_in(rworld, "sales.east")  # sees, never changes
+    for url in actions:
+        assert east.post(url, {"period_key": LQ, "request_id": uuid.uuid4().hex},
+                         token_from="/manufacturer/").status_code in (403, 404), url
+    for who in ("admin", "hospital1"):
+        b = signed_in(rworld, who)
+        assert b.get("/dealer/rebates").status_code == 403 and b.get(f"/dealer/rebates/{p}").status_code == 403

@@ -497,3 +497,42 @@ def test_daily_accrual_requests_one_job_per_day_that_accrues_the_running_period(
             (D("14000.00"), this_quarter(), "jobs", job.id)]
         assert rows[0].explanation["estimate"] is True and rows[0].explanation["next"]["gap"] == "300000.00"
         assert session.scalar(select(RebatePeriod.status).where(RebatePeriod.key == this_quarter())) == "open"
+
+
+def test_conditions_of_a_dealer_with_nothing_counted_are_its_own(world, as_tenant):
+    """The dealer page asks the conditions of a dealer the payout statement does not list
+    (nothing bought yet): another dealer's late sell-out must not count against it."""
+    _kind, start, _end = rules.parse_period(LQ)
+    with as_tenant(world) as session:
+        policy = session.get(RebatePolicy, volume_policy(session, conditions={
+            "sell_out_on_time": {"effect": "gate"}, "qualifications_valid": {"effect": "gate"}}))
+        delivered(session, "D-JS-001", start + timedelta(days=3))                  # never reported
+        qualification(session, "D-JS-001", start + timedelta(days=5))
+        window, today = bases.Window.of(LQ), shanghai_today()
+        assert bases.conditions_met(session, policy, window, today, dealer(session, "D-SH-002").id) == {
+            "sell_out_on_time": True, "qualifications_valid": True}
+        assert bases.conditions_met(session, policy, window, today, dealer(session, "D-JS-001").id) == {
+            "sell_out_on_time": False, "qualifications_valid": False}
+
+
+def test_simulation_of_new_tiers_against_the_published_version(world, as_tenant):
+    from app.channel.queries import ChannelScope
+    from app.rebates import simulation
+
+    with as_tenant(world) as session:
+        v1 = session.get(RebatePolicy, volume_policy(session))
+        order(session, "D-SH-002", day_in(LQ), [("CV-DES-3018", 125, "10000.00")])
+        order(session, "D-JS-001", day_in(LQ), [("CV-NC-3012", 150, "5000.00")])
+        draft = policies.revise(session, v1)
+        policies.save_draft(session, dict(policies.form_values(draft), tiers=[
+            {"from": "500000", "rate": "2"}, {"from": "700000", "rate": "3"}, {"from": "1200000", "rate": "4.5"}]), draft)
+        assert simulation.same_base(draft, v1)  # only the tiers changed: one statement serves both sides
+        sim = simulation.simulate(session, draft, ChannelScope(), period_key=LQ)
+        east = simulation.simulate(session, draft, ChannelScope(region_paths=("/nowhere/",)), period_key=LQ)
+    lines = {l.dealer_code: l for l in sim.lines}
+    assert (lines["D-SH-002"].current.amount, lines["D-SH-002"].draft.amount) == (D("37500.00"), D("56250.00"))
+    assert (lines["D-JS-001"].current.amount, lines["D-JS-001"].draft.amount) == (D("15000.00"), D("22500.00"))
+    assert lines["D-JS-001"].tier_change == 1 and lines["D-SH-002"].difference == D("18750.00")
+    assert (sim.total.current, sim.total.draft, sim.total.dealers) == (D("52500.00"), D("78750.00"), 2)
+    assert [r.region for r in sim.regions] == ["华东"] and sim.regions[0].difference == D("26250.00")
+    assert east.lines == [] and east.total.draft == 0  # a regional manager sees only their dealers

@@ -38,9 +38,14 @@ ACCRUERS = ("admin", "finance", "channel_manager")
 
 
 def accrual_keys(session: Session, today: date) -> list[str]:
-    """The periods whose estimates are kept: today's period of each kind a published
-    policy uses, and ended periods still open that were never settled."""
-    kinds = session.scalars(select(RebatePolicy.period).where(RebatePolicy.status == "published").distinct())
+    """The periods whose estimates are kept: today's period of each kind a policy in
+    force uses (published, or retired but still running to the end of this period), and
+    ended periods still open that were never settled."""
+    from sqlalchemy import or_
+
+    kinds = session.scalars(select(RebatePolicy.period).where(
+        RebatePolicy.status.in_(("published", "retired")), RebatePolicy.published_at.is_not(None),
+        or_(RebatePolicy.valid_until.is_(None), RebatePolicy.valid_until >= today)).distinct())
     keys = {rules.period_key(kind, today) for kind in kinds}
     keys |= {key for key in session.scalars(select(RebatePeriod.key).where(
         RebatePeriod.status == "open", RebatePeriod.starts_on <= today)) if not is_settled(session, key)}

@@ -84,6 +84,7 @@ def _scope_sql(policy: RebatePolicy, params: dict, dealer_ids: Iterable[int] | N
     if dealer_ids is not None:
         params["scope_dealers"] = [int(i) for i in dealer_ids]
         where.append("d.id = ANY(CAST(:scope_dealers AS bigint[]))")
+    params["_scoped"] = len(where) > 1
     return "SELECT d.id FROM dealers d WHERE " + " AND ".join(where)
 
 
@@ -128,49 +129,67 @@ def _dealer_filter(column: str, params: dict) -> str:
     return f" AND {column} = ANY(CAST(:scope_dealers AS bigint[]))" if "scope_dealers" in params else ""
 
 
+def _in_scope(column: str, params: dict) -> str:
+    """``AND column IN (scope)``, unless the policy reaches every dealer (then the join
+    would only cost time)."""
+    if not params.get("_scoped"):
+        return ""
+    return f" AND {column} IN (SELECT id FROM scope)" + _dealer_filter(column, params)
+
+
+def _grouped(dealer: str, amount: str, cur: str, strategic: str, source: str, growth: bool, mix: bool) -> str:
+    """One branch of the moves, already summed per dealer: net this period, net last
+    year (growth only), the strategic SKUs' net (mix only), lines counted this period.
+    Summing in each branch keeps a million lines from flowing through the union."""
+    net = f"sum({amount}) FILTER (WHERE {cur})" if growth else f"sum({amount})"
+    last = f"sum({amount}) FILTER (WHERE NOT ({cur}))" if growth else "0"
+    strat = f"sum({amount}) FILTER (WHERE ({cur}) AND {strategic})" if mix else "0"
+    lines = f"count(*) FILTER (WHERE {cur})" if growth else "count(*)"
+    return (f"SELECT {dealer} AS dealer_id, {net} AS net, {last} AS last_net, {strat} AS strategic_net, "
+            f"{lines} AS lines {source} GROUP BY {dealer}")
+
+
 def _moves_sql(policy: RebatePolicy, window: Window, params: dict) -> str:
-    """One row per line that counts: dealer_id, amount, cur (this period, else last
-    year's), strategic (a strategic SKU)."""
+    """The lines that count, summed per dealer (see ``_grouped``), as one or two
+    branches of a UNION ALL."""
     growth = _windows(policy, window, params)
+    mix = policy.kind == "mix"
     params["strategic"] = strategic_ids(policy)
     strategic = "{col} = ANY(CAST(:strategic AS bigint[]))"
     if policy.kind == "collection":
         params["paid_within"] = paid_within_days(policy)
-        return ("SELECT i.dealer_id, a.amount, true AS cur, false AS strategic "
-                "FROM invoice_applications a JOIN payments p ON p.id = a.payment_id "
-                "JOIN invoices i ON i.id = a.invoice_id "
-                "WHERE i.kind = 'invoice' AND i.status <> 'void' AND p.received_on BETWEEN :cur_start AND :cur_end "
-                "AND p.received_on <= i.issued_on + CAST(:paid_within AS integer) "
-                "AND i.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("i.dealer_id", params))
+        return _grouped("i.dealer_id", "a.amount", "true", "false", (
+            "FROM invoice_applications a JOIN payments p ON p.id = a.payment_id "
+            "JOIN invoices i ON i.id = a.invoice_id "
+            "WHERE i.kind = 'invoice' AND i.status <> 'void' AND p.received_on BETWEEN :cur_start AND :cur_end "
+            "AND p.received_on <= i.issued_on + CAST(:paid_within AS integer)" + _in_scope("i.dealer_id", params)),
+            False, False)
     if policy.basis == "sell_out":
         days = "(s.sold_on BETWEEN :cur_start AND :cur_end" + (
             " OR s.sold_on BETWEEN :ly_start AND :ly_end)" if growth else ")")
-        return ("SELECT s.dealer_id, s.quantity * coalesce(s.unit_price, ("
-                "SELECT ol.unit_price FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
-                "JOIN orders o ON o.id = ol.order_id WHERE sl.lot_id = s.lot_id AND o.dealer_id = s.dealer_id "
-                "AND NOT ol.free_goods ORDER BY sl.id DESC LIMIT 1), 0) AS amount, "
-                "s.sold_on >= :cur_start AS cur, " + strategic.format(col="s.sku_id") + " AS strategic "
-                "FROM sell_out_lines s WHERE " + days + " AND s.dealer_id IN (SELECT id FROM scope)"
-                + _dealer_filter("s.dealer_id", params) + _sku_filter(policy, "s.sku_id", params))
+        amount = ("s.quantity * coalesce(s.unit_price, (SELECT ol.unit_price FROM shipment_lines sl "
+                  "JOIN order_lines ol ON ol.id = sl.order_line_id JOIN orders o ON o.id = ol.order_id "
+                  "WHERE sl.lot_id = s.lot_id AND o.dealer_id = s.dealer_id AND NOT ol.free_goods "
+                  "ORDER BY sl.id DESC LIMIT 1), 0)")
+        return _grouped("s.dealer_id", amount, "s.sold_on >= :cur_start", strategic.format(col="s.sku_id"), (
+            "FROM sell_out_lines s WHERE " + days + _in_scope("s.dealer_id", params)
+            + _sku_filter(policy, "s.sku_id", params)), growth, mix)
     params["not_accepted"] = list(NOT_ACCEPTED)
     when = "((o.submitted_at >= :cur_from AND o.submitted_at < :cur_to)" + (
         " OR (o.submitted_at >= :ly_from AND o.submitted_at < :ly_to))" if growth else ")")
     credit_day = credit_day_sql()
     returned_when = f"({credit_day} BETWEEN :cur_start AND :cur_end" + (
         f" OR {credit_day} BETWEEN :ly_start AND :ly_end)" if growth else ")")
-    return ("SELECT o.dealer_id, ol.amount, o.submitted_at >= :cur_from AS cur, "
-            + strategic.format(col="ol.sku_id") + " AS strategic "
-            "FROM order_lines ol JOIN orders o ON o.id = ol.order_id "
-            "WHERE " + when + " AND o.status <> ALL(CAST(:not_accepted AS varchar[])) AND NOT ol.free_goods "
-            "AND o.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("o.dealer_id", params)
-            + _sku_filter(policy, "ol.sku_id", params) +
-            " UNION ALL "
-            "SELECT r.dealer_id, -(rl.quantity * rl.unit_price), " + credit_day + " >= :cur_start, "
-            + strategic.format(col="rl.sku_id") + " "
-            "FROM return_lines rl JOIN returns r ON r.id = rl.return_id "
-            "WHERE r.status = 'credited' AND " + returned_when +
-            " AND r.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("r.dealer_id", params)
-            + _sku_filter(policy, "rl.sku_id", params))
+    purchases = _grouped("o.dealer_id", "ol.amount", "o.submitted_at >= :cur_from", strategic.format(col="ol.sku_id"), (
+        "FROM order_lines ol JOIN orders o ON o.id = ol.order_id "
+        "WHERE " + when + " AND o.status <> ALL(CAST(:not_accepted AS varchar[])) AND NOT ol.free_goods"
+        + _in_scope("o.dealer_id", params) + _sku_filter(policy, "ol.sku_id", params)), growth, mix)
+    returns = _grouped("r.dealer_id", "-(rl.quantity * rl.unit_price)", f"{credit_day} >= :cur_start",
+                       strategic.format(col="rl.sku_id"), (
+                           "FROM return_lines rl JOIN returns r ON r.id = rl.return_id "
+                           "WHERE r.status = 'credited' AND " + returned_when + _in_scope("r.dealer_id", params)
+                           + _sku_filter(policy, "rl.sku_id", params)), growth, mix)
+    return purchases + " UNION ALL " + returns
 
 
 def _late_sql(params: dict) -> str:
@@ -183,7 +202,7 @@ def _late_sql(params: dict) -> str:
             f"SELECT o.dealer_id, date_trunc('month', {received_day})::date AS month "
             "FROM shipments sh JOIN orders o ON o.id = sh.order_id "
             f"WHERE sh.status = 'delivered' AND {received_day} BETWEEN :cur_start AND :cur_end "
-            "AND o.dealer_id IN (SELECT id FROM scope)" + _dealer_filter("o.dealer_id", params) + " GROUP BY 1, 2) m "
+            + _in_scope("o.dealer_id", params) + " GROUP BY 1, 2) m "
             f"WHERE {due} < CAST(:today AS date) AND NOT EXISTS (SELECT 1 FROM sell_out_lines s "
             "WHERE s.dealer_id = m.dealer_id AND s.sold_on >= m.month AND s.sold_on < m.month + interval '1 month' "
             f"AND (s.created_at AT TIME ZONE 'Asia/Shanghai')::date <= {due})")
@@ -230,11 +249,8 @@ def payout_sql(policy: RebatePolicy, window: Window, today: date, due_day: int,
 WITH scope AS ({scope}),
 moves AS ({moves}),
 sums AS (
-  SELECT dealer_id,
-         coalesce(sum(amount) FILTER (WHERE cur), 0) AS net,
-         coalesce(sum(amount) FILTER (WHERE NOT cur), 0) AS last_net,
-         coalesce(sum(amount) FILTER (WHERE cur AND strategic), 0) AS strategic_net,
-         count(*) FILTER (WHERE cur) AS lines
+  SELECT dealer_id, coalesce(sum(net), 0) AS net, coalesce(sum(last_net), 0) AS last_net,
+         coalesce(sum(strategic_net), 0) AS strategic_net, sum(lines) AS lines
   FROM moves GROUP BY dealer_id
 ),
 late AS ({late}),
@@ -265,6 +281,7 @@ SELECT p.dealer_id, p.base, p.last_year, p.strategic, p.lines, p.sell_out_late, 
             WHEN CAST(:cap_rate AS numeric) IS NOT NULL AND p.raw * p.factor > CAST(:cap_rate AS numeric) * p.base
             THEN 'cap_rate' END AS capped_by
 FROM p ORDER BY p.dealer_id"""
+    params.pop("_scoped", None)
     return sql, params
 
 
@@ -414,13 +431,13 @@ def conditions_met(session: Session, policy: RebatePolicy, window: Window, today
     if not conditions:
         return {}
     params = {"today": today, "due_day": setting(session, "sell_out_due_day") if due_day is None else due_day,
-              "cur_start": window.start, "cur_end": window.end, "dealer": dealer_id}
+              "cur_start": window.start, "cur_end": window.end, "dealer": dealer_id, "_scoped": True}
     late = _late_sql(params) if "sell_out_on_time" in conditions else "SELECT NULL::bigint AS dealer_id WHERE false"
     row = session.execute(text(
         f"WITH scope AS (SELECT CAST(:dealer AS bigint) AS id), late AS ({late}) "
         "SELECT EXISTS (SELECT 1 FROM late) AS sell_out_late, "
         "EXISTS (SELECT 1 FROM qualifications q WHERE q.dealer_id = :dealer AND q.status = 'approved' "
-        "AND q.valid_until < :cur_end) AS quals_expired"), params).one()
+        "AND q.valid_until < :cur_end) AS quals_expired"), {k: v for k, v in params.items() if k != "_scoped"}).one()
     met = {}
     if "sell_out_on_time" in conditions:
         met["sell_out_on_time"] = not row.sell_out_late
