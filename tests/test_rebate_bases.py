@@ -76,7 +76,7 @@ def expected(p: dict, data: dict) -> tuple[rules.Figures, bool]:
             return
         counted = True
         sums[w] += amount
-        if w == "cur" and code in p["strategic"]:
+        if w == "cur" and code in p["strategic"] and p["kind"] == "mix":  # only a mix policy counts strategic SKUs
             strat += amount
 
     if p["basis"] == "purchase":
