@@ -1,5 +1,5 @@
 """``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
-from bench import http, masterdata, orders, tenants
+from bench import http, masterdata, orders, rebates, tenants
 
 
 def main() -> None:
@@ -11,6 +11,9 @@ def main() -> None:
         print(line, flush=True)
     print("\n== Orders and stock at scale: 1,000,000 order lines, 50,000 lots ==", flush=True)
     for line in orders.run():
+        print(line, flush=True)
+    print("\n== Rebate settlement: 1,000,000 order lines, 500 dealers ==", flush=True)
+    for line in rebates.run():
         print(line, flush=True)
     print("\n== Tenants at scale ==", flush=True)
     for line in tenants.run():

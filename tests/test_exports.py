@@ -329,6 +329,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     handlers["two_invoice"] = two_invoice.RHTwoInvoice
     from portals.manufacturer import rebate_ledger
     handlers["rebate_balances"] = rebate_ledger.RHRebateLedger
+    from portals.manufacturer import rebates
+    handlers["rebate_settlement"] = rebates.RHRebateSettlements  # its rows: tests/test_rebate_pages.py
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name

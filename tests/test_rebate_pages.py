@@ -1,254 +1,289 @@
-"""The rebate ledger's pages and the order form's rebate use, through the test client:
-the dealer's ledger (figures, filters, keyset pages, running balance, links), one entry
-explained, the manufacturer's balances per dealer (region filter, export) and one
-dealer's ledger, the settings page, 票折 and 货补 on the order form with errors next to
-their fields, and who may open what — another tenant, another dealer, a hospital user,
-a regional manager outside the region."""
+"""Rebate pages through the test client: the manufacturer's policies (draft, errors by
+field and tier row, simulation, publish, new version, retire), settlements (run, close,
+results by region, export) and the dealer's "why this amount" — each route closed to
+other tenants, other dealers, hospitals and regional managers outside the region."""
+from __future__ import annotations
+
 import re
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from app.catalog.models import Sku
-from app.channel.models import Dealer
 from app.core.i18n import shanghai_today
-from app.identity.models import User
-from app.rebates import ledger
-from app.rebates.models import RebateLedgerEntry as Entry
+from app.rebates import rules, settlement
 from app.rebates.models import RebatePolicy
+from tests.rebate_world import (day_in, last_quarter, line_id, order, published, rebate_world, sku,  # noqa: F401
+                                this_quarter)
 
-Y = Decimal
-TODAY = shanghai_today()
-
-
-@pytest.fixture()
-def acme(as_tenant):
-    with as_tenant("acme") as s:
-        return {**{c: i for c, i in s.execute(select(Dealer.code, Dealer.id))},
-                **{c: i for c, i in s.execute(select(Sku.code, Sku.id))},
-                **{e.split("@")[0]: i for e, i in s.execute(select(User.email, User.id))}}
+D = Decimal
+LQ, CQ = last_quarter(), this_quarter()
+TIERS = [{"from": "500000", "rate": "2"}, {"from": "1000000", "rate": "3"}, {"from": "2000000", "rate": "4"}]
 
 
-@pytest.fixture()
-def settled(as_tenant, acme):
-    """A settled credit of 华东医疗器械 under a policy, with the engine's explanation."""
-    with as_tenant("acme") as s:
-        policy = RebatePolicy(code="P-" + uuid.uuid4().hex[:6], name="心内介入进货返利", status="published",
-                              valid_from=TODAY, method="retroactive", expires_after_days=120)
-        s.add(policy)
-        s.flush()
-        entry = ledger.add_credit(s, acme["D-SH-001"], "settled", Y("48000.00"), TODAY, policy=policy,
-                                  period_key="2026-Q3", base_amount=Y("1600000.00"), rate=Y("0.03"), tier_index=1,
-                                  explanation={"tier": 2, "rate": "0.03", "base": "1600000.00",
-                                               "next_threshold": "3000000.00", "next_rate": "0.04",
-                                               "to_next": "1400000.00", "line_count": 42, "region_factor": "1.0"})
-        return {"entry_id": entry.id, "policy_id": policy.id}
-
-
-def test_dealer_ledger_shows_figures_entries_and_running_balance(signed_in, settled, as_tenant, acme):
-    page = signed_in("acme", "dealer1").get("/dealer/rebate-ledger")
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200
-    assert "返利台账" in html and "可用余额" in html and "可用于票折" in html and "可用于货补" in html
-    assert "30 天内" in html and "90 天内" in html and "未结期间预提" in html
-    assert f'id="entry-{settled["entry_id"]}"' in html
-    with as_tenant("acme") as s:
-        balance = ledger.balance(s, acme["D-SH-001"])
-        figures = ledger.balances(s, acme["D-SH-001"])
-    assert f"¥{balance:,}" in html[html.index('id="figure-balance"'):][:200]
-    assert f"¥{figures.usable_offset:,}" in html[html.index('id="figure-offset"'):][:200]
-    # the newest row carries the balance after it
-    first_row = re.search(r'<tr id="entry-\d+" data-kind="(\w+)">(.*?)</tr>', html, re.S)
-    assert first_row.group(1) != "accrued" and f"¥{balance:,}" in first_row.group(2)
-
-
-def test_dealer_ledger_filters_by_kind_policy_and_period(signed_in, settled):
-    b = signed_in("acme", "dealer1")
-    html = b.get(f"/dealer/rebate-ledger?kind=settled&policy={settled['policy_id']}&period=2026-Q3").get_data(as_text=True)
-    kinds = set(re.findall(r'<tr id="entry-\d+" data-kind="(\w+)">', html))
-    assert kinds == {"settled"} and f'id="entry-{settled["entry_id"]}"' in html
-    htmx = b.get("/dealer/rebate-ledger?kind=used", headers={"HX-Request": "true"})
-    assert "<html" not in htmx.get_data(as_text=True) and set(re.findall(
-        r'data-kind="(\w+)">', htmx.get_data(as_text=True))) <= {"used"}
-    assert b.get("/dealer/rebate-ledger?kind=bogus&policy=²&period=" + "9" * 40).status_code == 200
-
-
-def test_dealer_ledger_pages_walk_every_entry_once(signed_in, as_tenant, acme):
-    dealer_id = acme["D-HN-001"]
-    with as_tenant("acme") as s:
-        ids = [ledger.add_credit(s, dealer_id, "claim", Y(n + 1), TODAY).id for n in range(60)]
-        user = User(email=f"hn-{uuid.uuid4().hex[:6]}@acme.test", name="罗娟", portal="dealer", roles=["dealer_owner"],
-                    dealer_id=dealer_id, password_hash=s.get(User, acme["dealer1"]).password_hash)
-        s.add(user)
-        s.flush()
-        email = user.email
-    b = signed_in("acme", email.split("@")[0])
-    seen, url = [], "/dealer/rebate-ledger"
-    while url:
-        html = b.get(url).get_data(as_text=True)
-        seen += [int(i) for i in re.findall(r'<tr id="entry-(\d+)"', html)]
-        nxt = re.search(r'href="([^"]*after=[^"]+)"[^>]*rel="next"', html)
-        url = nxt.group(1).replace("&amp;", "&") if nxt else None
-    assert seen == sorted(ids, reverse=True)
-    # the balance after the newest is the sum of all sixty (1 + 2 + … + 60)
-    first = b.get("/dealer/rebate-ledger").get_data(as_text=True)
-    assert "¥1,830.00" in re.search(rf'<tr id="entry-{ids[-1]}".*?</tr>', first, re.S).group(0)
-
-
-def test_an_entry_is_explained_in_sentences_with_what_produced_it(signed_in, settled):
-    html = signed_in("acme", "dealer1").get(f"/dealer/rebate-ledger/{settled['entry_id']}").get_data(as_text=True)
-    assert "计算基数为 ¥1,600,000.00：达到第 2 档，返利率 3 %。" in html
-    assert "全额累进：达到档位的返利率适用于全部基数。" in html
-    assert "下一档起点为 ¥3,000,000.00（返利率 4 %）：再增加 ¥1,400,000.00 即可达到。" in html
-    assert "计算基数由 42 条交易明细构成。" in html and "region_factor" in html
-    assert "可使用至" in html and "可用于：票折, 货补。" in html
-
-
-def test_a_use_links_to_its_order_and_the_credit_links_back(signed_in, as_tenant, acme, settled):
-    from app.orders import operations as ops
-
-    with as_tenant("acme") as s:
-        order = ops.place_order(s, s.get(Dealer, acme["D-SH-001"]), s.get(User, acme["dealer1"]),
-                                [{"sku_id": acme["CV-NC-3012"], "quantity": 10}], rebate_offset="1000")
-        use = s.scalar(select(Entry).where(Entry.ref_type == "orders", Entry.ref_id == order.id))
-        order_id, number, use_id, credit_id = order.id, order.number, use.id, use.explanation["credit_entry_id"]
-    b = signed_in("acme", "dealer1")
-    html = b.get(f"/dealer/rebate-ledger/{use_id}").get_data(as_text=True)
-    assert f'href="/dealer/orders/{order_id}"' in html and number in html
-    assert f'href="/dealer/rebate-ledger/{credit_id}"' in html
-    credit_page = b.get(f"/dealer/rebate-ledger/{credit_id}").get_data(as_text=True)
-    assert "这笔返利的使用情况" in credit_page and f'href="/dealer/rebate-ledger/{use_id}"' in credit_page
-    order_page = b.get(f"/dealer/orders/{order_id}").get_data(as_text=True)
-    assert 'id="order-rebate-offset">−¥1,000.00' in order_page and 'data-kind="rebate_used"' in order_page
-    channel = signed_in("acme", "channel").get(f"/manufacturer/orders/{order_id}").get_data(as_text=True)
-    assert 'id="order-rebate-offset"' in channel and f"/manufacturer/rebate-ledger/dealers/{acme['D-SH-001']}" in channel
-
-
-# --- the order form ------------------------------------------------------------------------------------
-
-def _form(html: str) -> dict:
-    return {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),
-            "idempotency_key": re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)}
-
-
-def test_the_order_form_shows_the_balance_and_places_an_order_with_offset_and_free_goods(signed_in, as_tenant, acme):
-    with as_tenant("acme") as s:
-        ledger.add_credit(s, acme["D-SH-001"], "claim", Y("20000.00"), TODAY)
-        usable = ledger.usable(s, acme["D-SH-001"], "offset")
-    b = signed_in("acme", "dealer1")
-    html = b.get("/dealer/orders/new").get_data(as_text=True)
-    assert 'name="rebate_offset"' in html and 'name="free_sku_id"' in html
-    assert f"¥{usable:,}" in html[html.index('id="usable-offset"'):][:100] and "票折最多为订单金额的 30 %" in html
-    data = {**_form(html), "sku_id": [str(acme["CV-NC-3012"])], "quantity": ["10"],
-            "free_sku_id": [str(acme["CV-INF-30"])], "free_quantity": ["2"], "rebate_offset": "5000"}
-    checked = b.post("/dealer/orders/new", {**data, "action": "check"}, headers={"HX-Request": "true"})
-    body = checked.get_data(as_text=True)
-    assert checked.status_code == 200 and "货补价值 ¥700.00" in body and "最多 ¥5,250.00" in body
-    assert "扣除票折 ¥5,000.00 后应付 ¥12,500.00" in body
-    placed = b.post("/dealer/orders/new", {**data, "action": "place"})
-    assert placed.status_code == 303
-    order_html = b.get(placed.headers["Location"]).get_data(as_text=True)
-    assert "−¥5,000.00" in order_html and 'id="order-free-goods">¥700.00' in order_html and "价值 ¥700.00" in order_html
-
-
-def test_the_order_form_puts_rebate_errors_next_to_their_fields(signed_in, acme):
-    b = signed_in("acme", "dealer1")
-    html = b.get("/dealer/orders/new").get_data(as_text=True)
-    data = {**_form(html), "sku_id": [str(acme["CV-INF-30"])], "quantity": ["1"], "rebate_offset": "nan",
-            "action": "place"}
-    refused = b.post("/dealer/orders/new", data)
-    body = refused.get_data(as_text=True)
-    assert refused.status_code == 422 and 'id="rebate_offset-error">请输入金额' in body
-    capped = b.post("/dealer/orders/new", {**data, "rebate_offset": "300"})
-    assert capped.status_code == 422 and "票折金额最多为订单金额的 30 %" in capped.get_data(as_text=True)
-    free = b.post("/dealer/orders/new", {**data, "rebate_offset": "", "free_sku_id": [str(acme["CV-DCB-3020"])],
-                                         "free_quantity": ["100000"]})
-    assert free.status_code == 422 and 'id="free_goods-error"' in free.get_data(as_text=True)
-    more = b.get("/dealer/orders/new?row=1&free=1", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert 'name="free_sku_id"' in more and 'id="free_line-new-' in more
-
-
-# --- the manufacturer's pages ----------------------------------------------------------------------
-
-def test_manufacturer_balances_per_dealer_with_region_filter(signed_in, settled, as_tenant, acme):
+@pytest.fixture(scope="module")
+def ids(rworld, app):
+    """Policies and transactions of the page tests, and last quarter settled."""
     from app.channel.models import Region
+    from app.compliance.operations import Actor, set_context
+    from app.core.db import db
+    from tenants.registry import by_slug
+    from tenants.session import tenant_session
 
-    channel = signed_in("acme", "channel")
-    html = channel.get("/manufacturer/rebate-ledger").get_data(as_text=True)
-    assert 'data-dealer="D-SH-001"' in html and "返利余额" in html
-    with as_tenant("acme") as s:
-        south = s.scalar(select(Region.id).where(Region.code == "SOUTH"))
-    only_south = channel.get(f"/manufacturer/rebate-ledger?region={south}").get_data(as_text=True)
-    assert 'data-dealer="D-SH-001"' not in only_south
-    search = channel.get("/manufacturer/rebate-ledger?q=华东").get_data(as_text=True)
-    assert 'data-dealer="D-SH-001"' in search and 'data-dealer="D-ZJ-001"' not in search
-    dealer_page = channel.get(f"/manufacturer/rebate-ledger/dealers/{acme['D-SH-001']}").get_data(as_text=True)
-    assert f'id="entry-{settled["entry_id"]}"' in dealer_page
-    assert f'href="/manufacturer/rebate-ledger/entries/{settled["entry_id"]}"' in dealer_page
-    entry = channel.get(f"/manufacturer/rebate-ledger/entries/{settled['entry_id']}").get_data(as_text=True)
-    assert "计算基数为 ¥1,600,000.00" in entry
+    start = rules.parse_period(LQ)[1]
+    today = shanghai_today()
+    with app.app_context():
+        tenant = by_slug(db.session, rworld)
+        db.session.rollback()
+        with tenant_session(db.session, tenant) as session:
+            set_context(session, Actor.system("test seed"))
+            cv = [line_id(session, "CV"), line_id(session, "SH")]
+            out = {
+                "agent": published(session, code="AGENT-INC", name="代理商分段累进返利", period="quarter", kind="volume",
+                                   basis="purchase", method="incremental", valid_from=start, tiers=TIERS,
+                                   dealer_tiers=["agent"], product_line_ids=cv, priority=10),
+                "tier1": published(session, code="T1-RETRO", name="一级经销商季度采购返利", period="quarter",
+                                   kind="volume", basis="purchase", method="retroactive", valid_from=start, tiers=TIERS,
+                                   dealer_tiers=["tier1"], product_line_ids=cv, priority=10),
+                "north": published(session, code="JJJ-ONLY", name="京津冀专项返利", period="quarter", kind="volume",
+                                   basis="purchase", method="retroactive", valid_from=start,
+                                   tiers=[{"from": "100000", "rate": "1"}],
+                                   region_id=session.scalar(select(Region.id).where(Region.code == "JJJ"))),
+            }
+            # this quarter: 华东医疗器械 (agent) ¥750,000; 广州百仕达 (agent) ¥1,100,000
+            order(session, "D-SH-001", today, [("CV-DES-3018", 75, "10000.00")], hour=0)
+            order(session, "D-GD-001", today, [("CV-DES-3018", 110, "10000.00")], hour=0)
+            # last quarter, settled below: agents and tier-1 dealers east and south
+            order(session, "D-SH-001", day_in(LQ), [("CV-DES-3018", 125, "10000.00")])
+            order(session, "D-GD-001", day_in(LQ), [("CV-DES-3018", 60, "10000.00")])
+            order(session, "D-SH-002", day_in(LQ), [("CV-DES-3018", 130, "10000.00")])
+            order(session, "D-GD-002", day_in(LQ), [("CV-DES-3018", 90, "10000.00")])
+            order(session, "D-BJ-002", day_in(LQ), [("CV-DES-3018", 20, "10000.00")])
+            settlement.settle(session, LQ, None, today)
+            out["draft"] = session.scalar(select(RebatePolicy.id).where(RebatePolicy.code == "T1-RETRO"))
+        db.session.remove()
+    return out
 
 
-def test_manufacturer_exports_the_balances_it_sees(signed_in, as_tenant, acme, run_worker, settled):
+def test_policy_list_and_detail_are_scoped(signed_in, ids, rworld):
+    admin = signed_in(rworld, "admin").get("/manufacturer/rebate-policies").get_data(as_text=True)
+    assert "AGENT-INC" in admin and "JJJ-ONLY" in admin and "代理商分段累进返利" in admin
+    east = signed_in(rworld, "sales.east")
+    listing = east.get("/manufacturer/rebate-policies").get_data(as_text=True)
+    assert "AGENT-INC" in listing and "JJJ-ONLY" not in listing
+    assert east.get(f"/manufacturer/rebate-policies/{ids['north']}").status_code == 404
+    assert east.get(f"/manufacturer/rebate-policies/{ids['agent']}").status_code == 200
+    assert signed_in(rworld, "finance").get(f"/manufacturer/rebate-policies/{ids['north']}").status_code == 200
+    for who in ("dealer1", "hospital1"):
+        b = signed_in(rworld, who)
+        assert b.get("/manufacturer/rebate-policies").status_code == 403
+        assert b.get(f"/manufacturer/rebate-policies/{ids['agent']}").status_code == 403
+    other = signed_in("globex", "admin").get(f"/manufacturer/rebate-policies/{ids['agent']}")
+    assert other.status_code == 404 or "AGENT-INC" not in other.get_data(as_text=True)  # ids are per tenant
+    detail = signed_in(rworld, "channel").get(f"/manufacturer/rebate-policies/{ids['agent']}").get_data(as_text=True)
+    assert "¥500,000" in detail and "2%" in detail and "¥2,000,000" in detail and "4%" in detail
+
+
+def test_new_policy_errors_are_shown_next_to_the_field_and_the_tier_row(signed_in, rworld, ids):
+    channel = signed_in(rworld, "channel")
+    form = {"code": "", "name": "测试政策", "period": "quarter", "kind": "volume", "basis": "purchase",
+            "method": "retroactive", "valid_from": (rules.parse_period(CQ)[1] + timedelta(days=14)).isoformat(),
+            "tier_from": ["500000", "300000", "abc"], "tier_rate": ["2", "150", "3"], "priority": "10",
+            "cap_rate": "nan", "cap_amount": "9999999999999999", "region_id": "²"}
+    bad = channel.post("/manufacturer/rebate-policies/new", form, token_from="/manufacturer/rebate-policies/new")
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert html.count('class="error"') >= 6
+    assert "此项为必填项" in html or "必填" in html                       # code
+    assert "每个门槛必须高于上一档" in html                               # tier row 2 threshold
+    assert "费率为 0 到 100%" in html                                     # tier row 2 rate
+    assert "周期的第一天" in html                                         # valid_from mid-quarter
+    with_rows = re.findall(r'name="tier_from" value="([^"]*)"', html)
+    assert with_rows[:3] == ["500000", "300000", "abc"]                  # what was typed comes back, in order
+    assert signed_in(rworld, "finance").get("/manufacturer/rebate-policies/new").status_code == 403
+
+
+def test_a_draft_is_simulated_then_published_in_place_of_the_current_version(signed_in, rworld, ids, as_tenant):
+    channel = signed_in(rworld, "channel")
+    revised = channel.post(f"/manufacturer/rebate-policies/{ids['tier1']}/revise",
+                           token_from=f"/manufacturer/rebate-policies/{ids['tier1']}")
+    assert revised.status_code == 303
+    draft_url = revised.headers["Location"]
+    draft_id = int(draft_url.rsplit("/", 1)[1])
+    page = channel.get(draft_url).get_data(as_text=True)
+    assert 'name="tier_from"' in page and "模拟" in page
+    values = {"name": "一级经销商季度采购返利（2 版）", "period": "quarter", "kind": "volume", "basis": "purchase",
+              "method": "retroactive", "valid_from": rules.parse_period(CQ)[1].isoformat(),
+              "tier_from": ["500000", "800000"], "tier_rate": ["2", "3.5"], "dealer_tiers": ["tier1"], "priority": "10",
+              "usable_as": ["offset", "free_goods"]}
+    sim = channel.post(f"/manufacturer/rebate-policies/{draft_id}/simulate", values, token_from=draft_url,
+                       headers={"HX-Request": "true"})
+    html = sim.get_data(as_text=True)
+    assert sim.status_code == 200 and "<html" not in html
+    # 上海联拓 bought ¥1,300,000 last quarter: now 3 % = ¥39,000, the draft 3.5 % = ¥45,500
+    row = re.search(r'<tr data-dealer="D-SH-002">.*?</tr>', html, re.S).group(0)
+    assert "¥39,000.00" in row and "¥45,500.00" in row and "+¥6,500.00" in row
+    below = re.search(r'<tr data-dealer="D-BJ-002">.*?</tr>', html, re.S).group(0)   # ¥200,000: no tier either way
+    assert below.count("¥0.00") == 2 and "—" in below
+    east = signed_in(rworld, "sales.east").get(f"/manufacturer/rebate-policies/{draft_id}/simulate",
+                                               headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-dealer="D-SH-002"' in east and 'data-dealer="D-GD-002"' not in east   # only their region
+    saved = channel.post(f"/manufacturer/rebate-policies/{draft_id}/save", values, token_from=draft_url)
+    assert saved.status_code == 303
+    assert signed_in(rworld, "finance").post(f"/manufacturer/rebate-policies/{draft_id}/publish",
+                                             token_from="/manufacturer/").status_code == 403
+    done = channel.post(f"/manufacturer/rebate-policies/{draft_id}/publish", token_from=draft_url)
+    assert done.status_code == 303
+    with as_tenant(rworld) as session:
+        v1, v2 = session.get(RebatePolicy, ids["tier1"]), session.get(RebatePolicy, draft_id)
+        assert (v1.status, v2.status, v2.version) == ("retired", "published", 2)
+        assert v2.tiers == [{"from": "500000.00", "rate": "0.0200"}, {"from": "800000.00", "rate": "0.0350"}]
+
+
+def test_tier_row_fragment_and_discard(signed_in, rworld, ids):
+    channel = signed_in(rworld, "channel")
+    row = channel.get("/manufacturer/rebate-policies/tier-row", headers={"HX-Request": "true"})
+    assert row.status_code == 200 and 'name="tier_from"' in row.get_data(as_text=True)
+    assert "<html" not in row.get_data(as_text=True)
+    revised = channel.post(f"/manufacturer/rebate-policies/{ids['agent']}/revise",
+                           token_from=f"/manufacturer/rebate-policies/{ids['agent']}")
+    draft_id = int(revised.headers["Location"].rsplit("/", 1)[1])
+    again = channel.post(f"/manufacturer/rebate-policies/{ids['agent']}/revise",
+                         token_from=f"/manufacturer/rebate-policies/{ids['agent']}")
+    assert again.headers["Location"] == revised.headers["Location"]      # one open draft per policy
+    gone = channel.post(f"/manufacturer/rebate-policies/{draft_id}/discard", token_from="/manufacturer/")
+    assert gone.status_code == 303 and channel.get(f"/manufacturer/rebate-policies/{draft_id}").status_code == 404
+    assert signed_in(rworld, "dealer1").get("/manufacturer/rebate-policies/tier-row",
+                                            headers={"HX-Request": "true"}).status_code == 403
+
+
+def test_settlement_page_results_are_scoped_by_region(signed_in, rworld, ids):
+    admin = signed_in(rworld, "admin").get(f"/manufacturer/rebate-settlements?period={LQ}").get_data(as_text=True)
+    assert 'data-period="%s"' % LQ in admin
+    for code in ("D-SH-001", "D-GD-001", "D-SH-002", "D-GD-002"):
+        assert f'data-dealer="{code}"' in admin
+    # 华东医疗器械 (agent, incremental): (1,000,000 − 500,000) × 2 % + 250,000 × 3 % = 17,500
+    row = re.search(r'<tr data-dealer="D-SH-001" data-policy="AGENT-INC">.*?</tr>', admin, re.S).group(0)
+    assert "¥17,500.00" in row and "¥1,250,000.00" in row
+    east = signed_in(rworld, "sales.east").get(f"/manufacturer/rebate-settlements?period={LQ}").get_data(as_text=True)
+    assert 'data-dealer="D-SH-001"' in east and 'data-dealer="D-GD-001"' not in east
+    assert "关闭" not in east  # a regional manager neither settles nor closes
+    for who in ("dealer1", "hospital1"):
+        assert signed_in(rworld, who).get("/manufacturer/rebate-settlements").status_code == 403
+    globex = signed_in("globex", "admin").get(f"/manufacturer/rebate-settlements?period={LQ}").get_data(as_text=True)
+    assert "D-SH-001" not in globex
+
+
+def test_settle_and_close_from_the_page(signed_in, rworld, ids, run_worker, as_tenant):
+    finance = signed_in(rworld, "finance")
+    page = finance.get("/manufacturer/rebate-settlements").get_data(as_text=True)
+    rid = re.search(r'name="request_id" value="([0-9a-f]+)"', page).group(1)
+    early = finance.post("/manufacturer/rebate-settlements/settle", {"period_key": CQ, "request_id": rid},
+                         token_from="/manufacturer/rebate-settlements")
+    assert early.status_code == 400 and "结束" in early.get_data(as_text=True)
+    garbage = finance.post("/manufacturer/rebate-settlements/settle", {"period_key": "2026-Q9", "request_id": rid},
+                           token_from="/manufacturer/rebate-settlements")
+    assert garbage.status_code == 400
+    assert signed_in(rworld, "channel").post("/manufacturer/rebate-settlements/settle",
+                                             {"period_key": LQ, "request_id": rid},
+                                             token_from="/manufacturer/").status_code == 403
+    asked = finance.post("/manufacturer/rebate-settlements/settle", {"period_key": LQ, "request_id": rid},
+                         token_from="/manufacturer/rebate-settlements")
+    assert asked.status_code == 303
+    running = finance.get(asked.headers["Location"]).get_data(as_text=True)
+    assert "<progress" in running or "等待" in running
+    run_worker()
+    done = finance.get(f"/manufacturer/rebate-settlements?period={LQ}").get_data(as_text=True)
+    assert "0 条结算" in done or "已完成" in done
+    assert signed_in(rworld, "channel").post("/manufacturer/rebate-settlements/close", {"period_key": LQ},
+                                             token_from="/manufacturer/").status_code == 403
+    closed = finance.post("/manufacturer/rebate-settlements/close", {"period_key": LQ},
+                          token_from=f"/manufacturer/rebate-settlements?period={LQ}")
+    assert closed.status_code == 303
+    again = finance.post("/manufacturer/rebate-settlements/settle",
+                         {"period_key": LQ, "request_id": uuid.uuid4().hex}, token_from="/manufacturer/rebate-settlements")
+    assert again.status_code == 400 and "已关闭" in again.get_data(as_text=True)
+
+
+def test_settlement_export_has_the_rows_the_page_shows(signed_in, rworld, ids, run_worker):
     import io
 
     from openpyxl import load_workbook
 
-    from app.compliance.models import Job
-
-    east = signed_in("acme", "sales.east")
-    response = east.post("/manufacturer/exports", {"list": "rebate_balances", "request_id": uuid.uuid4().hex},
-                         token_from="/manufacturer/rebate-ledger")
-    assert response.status_code == 303, response.get_data(as_text=True)[:300]
-    job_id = int(re.search(r"/jobs/(\d+)$", response.headers["Location"]).group(1))
+    east = signed_in(rworld, "sales.east")
+    page = east.get(f"/manufacturer/rebate-settlements?period={LQ}").get_data(as_text=True)
+    block = re.search(r'action="/manufacturer/exports" class="export">(.*?)</form>', page, re.S).group(1)
+    form = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', block))
+    assert form["list"] == "rebate_settlement" and form["period"] == LQ
+    response = east.post("/manufacturer/exports", form, token_from=f"/manufacturer/rebate-settlements?period={LQ}")
+    assert response.status_code == 303
     run_worker()
-    with as_tenant("acme") as s:
-        job = s.get(Job, job_id)
-        assert job.status == "done", job.error
-        document_id = job.document_id
-    rows = list(load_workbook(io.BytesIO(east.get(f"/documents/{document_id}").data)).worksheets[0].iter_rows(values_only=True))
-    codes = [r[2] for r in rows[1:]]
-    assert "D-SH-001" in codes and "D-GD-001" not in codes
+    job_page = east.get(response.headers["Location"]).get_data(as_text=True)
+    data = east.get(re.search(r'href="(/documents/\d+)"', job_page).group(1)).data
+    rows = list(load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True))
+    dealers = {r[2] for r in rows[1:]}
+    assert "D-SH-001" in dealers and "D-SH-002" in dealers and "D-GD-001" not in dealers
 
 
-def test_rebate_use_settings_are_for_admins_and_checked(signed_in, as_tenant):
-    assert signed_in("acme", "finance").get("/manufacturer/rebate-use-settings").status_code == 403
-    admin = signed_in("acme", "admin")
-    bad = admin.post("/manufacturer/rebate-use-settings", {"rebate_offset_max_pct": "130", "rebate_credit_expiry_days": "x"})
-    assert bad.status_code == 400 and 'id="f-rebate_offset_max_pct-error"' in bad.get_data(as_text=True)
-    ok = admin.post("/manufacturer/rebate-use-settings", {"rebate_offset_max_pct": "30", "rebate_credit_expiry_days": "365"})
-    assert ok.status_code == 303
+def test_dealer_sees_why_and_what_it_takes_to_reach_the_next_tier(signed_in, rworld, ids):
+    dealer1 = signed_in(rworld, "dealer1")
+    page = dealer1.get("/dealer/rebates").get_data(as_text=True)
+    card = re.search(r'<section class="card rebate" data-policy="AGENT-INC">.*?</section>', page, re.S).group(0)
+    assert "¥750,000.00" in card                               # the base
+    assert "再采购 ¥250,000 即可达到 3% 档" in card              # the next threshold
+    assert '<progress max="1000000.00" value="750000.00"' in card
+    assert "¥5,000.00" in card                                 # (750,000 − 500,000) × 2 %
+    assert "T1-RETRO" not in page and "JJJ-ONLY" not in page    # policies for others
+    last = dealer1.get(f"/dealer/rebates?period={LQ}").get_data(as_text=True)
+    assert "¥17,500.00" in last and "已结算" in last
+    dealer2 = signed_in(rworld, "dealer2").get("/dealer/rebates").get_data(as_text=True)
+    assert "¥1,100,000.00" in dealer2 and "¥750,000.00" not in dealer2
 
 
-# --- who may open what ---------------------------------------------------------------------------------
+def test_dealer_lines_behind_the_base_are_its_own(signed_in, rworld, ids, as_tenant):
+    from app.orders.models import Order
 
-def test_ledger_pages_are_closed_to_other_dealers_hospitals_other_tenants_and_regions(signed_in, settled, acme):
-    entry = settled["entry_id"]
-    dealer1 = acme["D-SH-001"]
-    # another dealer: not its entry
-    assert signed_in("acme", "dealer2").get(f"/dealer/rebate-ledger/{entry}").status_code == 404
-    d2 = signed_in("acme", "dealer2").get("/dealer/rebate-ledger").get_data(as_text=True)
-    assert f'id="entry-{entry}"' not in d2
-    # a hospital user: no ledger anywhere
-    hospital = signed_in("acme", "hospital1")
-    for path in ("/dealer/rebate-ledger", f"/dealer/rebate-ledger/{entry}", "/manufacturer/rebate-ledger",
-                 f"/manufacturer/rebate-ledger/dealers/{dealer1}", f"/manufacturer/rebate-ledger/entries/{entry}"):
-        assert hospital.get(path).status_code == 403, path
-    # dealers do not open the manufacturer's pages
-    assert signed_in("acme", "dealer1").get("/manufacturer/rebate-ledger").status_code == 403
-    # another tenant: acme's ids mean nothing there
-    globex = signed_in("globex", "dealer1")
-    assert globex.get(f"/dealer/rebate-ledger/{entry}").status_code == 404
-    assert signed_in("globex", "admin").get(f"/manufacturer/rebate-ledger/entries/{entry}").status_code == 404
-    assert signed_in("globex", "admin").get(f"/manufacturer/rebate-ledger/dealers/{dealer1}").status_code == 404
-    # a regional manager outside the dealer's region
-    south = signed_in("acme", "sales.south")
-    assert south.get(f"/manufacturer/rebate-ledger/dealers/{dealer1}").status_code == 404
-    assert south.get(f"/manufacturer/rebate-ledger/entries/{entry}").status_code == 404
-    assert 'data-dealer="D-SH-001"' not in south.get("/manufacturer/rebate-ledger").get_data(as_text=True)
-    east = signed_in("acme", "sales.east")
-    assert east.get(f"/manufacturer/rebate-ledger/entries/{entry}").status_code == 200
-    # a role without the ledger
-    assert signed_in("acme", "qa").get("/manufacturer/rebate-ledger").status_code == 403
+    dealer1 = signed_in(rworld, "dealer1")
+    page = dealer1.get(f"/dealer/rebates/{ids['agent']}?period={LQ}").get_data(as_text=True)
+    assert "CV-DES-3018" in page and "¥1,250,000.00" in page
+    with as_tenant(rworld) as session:
+        numbers = set(session.scalars(select(Order.number).join(Order.dealer).where(
+            Order.dealer.has(code="D-GD-001"))))
+    assert not any(n in page for n in numbers)
+    assert signed_in(rworld, "dealer2").get(f"/dealer/rebates/{ids['agent']}?period={LQ}").status_code == 200
+    assert dealer1.get(f"/dealer/rebates/{ids['tier1']}").status_code == 404     # a tier-1 policy: not theirs
+    assert dealer1.get(f"/dealer/rebates/{ids['north']}").status_code == 404     # 京津冀 only
+    assert dealer1.get("/dealer/rebates/99999999").status_code == 404
+    assert dealer1.get(f"/dealer/rebates/{ids['agent']}?period=2026-Q9&after=%E2%88%9E").status_code == 200
+    assert dealer1.get("/dealer/rebates?period=../../etc").status_code == 200
+    assert signed_in(rworld, "hospital1").get("/dealer/rebates").status_code == 403
+    assert signed_in(rworld, "admin").get("/dealer/rebates").status_code == 403
+    other = signed_in("globex", "dealer1").get(f"/dealer/rebates/{ids['agent']}")
+    assert other.status_code == 404 or "代理商分段累进返利" not in other.get_data(as_text=True)
+
+
+def test_every_rebate_route_is_closed_to_other_portals_and_roles(signed_in, rworld, ids):
+    p = ids["agent"]
+    pages = ["/manufacturer/rebate-policies", "/manufacturer/rebate-policies/new", f"/manufacturer/rebate-policies/{p}",
+             f"/manufacturer/rebate-policies/{p}/simulate", "/manufacturer/rebate-settlements"]
+    actions = ["/manufacturer/rebate-policies/new", f"/manufacturer/rebate-policies/{p}/save",
+               f"/manufacturer/rebate-policies/{p}/simulate", f"/manufacturer/rebate-policies/{p}/publish",
+               f"/manufacturer/rebate-policies/{p}/revise", f"/manufacturer/rebate-policies/{p}/retire",
+               f"/manufacturer/rebate-policies/{p}/discard", "/manufacturer/rebate-settlements/settle",
+               "/manufacturer/rebate-settlements/close", "/manufacturer/rebate-settlements/accrue"]
+    for who, home in (("dealer1", "/dealer/"), ("hospital1", "/hospital/"), ("qa", "/manufacturer/"),
+                      ("service", "/manufacturer/")):
+        b = signed_in(rworld, who)
+        for url in pages:
+            assert b.get(url).status_code == 403, (who, url)
+        for url in actions:
+            assert b.post(url, {"period_key": LQ, "request_id": uuid.uuid4().hex}, token_from=home).status_code == 403, (who, url)
+    east = signed_in(rworld, "sales.east")  # sees, never changes
+    for url in actions:
+        assert east.post(url, {"period_key": LQ, "request_id": uuid.uuid4().hex},
+                         token_from="/manufacturer/").status_code in (403, 404), url
+    for who in ("admin", "hospital1"):
+        b = signed_in(rworld, who)
+        assert b.get("/dealer/rebates").status_code == 403 and b.get(f"/dealer/rebates/{p}").status_code == 403

@@ -19,6 +19,7 @@ from app.demo.finance import seed_finance
 from app.demo.orders import seed_orders
 from app.demo.prices import seed_special_prices, seed_two_invoice
 from app.demo.rebate_use import seed_rebate_use
+from app.demo.rebates import seed_rebates
 from app.demo.stock import seed_stock
 from app.core.i18n import shanghai_today
 from app.finance.models import Payment
@@ -27,7 +28,7 @@ from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
 from app.orders.models import Order
 from app.pricing.models import PriceRequest
-from app.rebates.models import RebateClaim
+from app.rebates.models import RebateClaim, RebatePolicy
 from tenants.migrations import migrate_all, upgrade_public
 from tenants.provisioning import create_tenant
 from tenants.registry import by_slug
@@ -66,6 +67,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_special_prices(session, slug)}"
             if not session.scalar(select(func.count()).select_from(Hospital).where(Hospital.ownership == "private")):
                 yield f"{slug}: {seed_two_invoice(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(RebatePolicy)):
+                yield f"{slug}: {seed_rebates(session, slug)}"
             if not session.scalar(select(func.count()).select_from(RebateClaim)):
                 yield f"{slug}: {seed_rebate_use(session, slug)}"
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric,
-                        SmallInteger, String, Text, UniqueConstraint, func)
+                        SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -51,6 +51,10 @@ class RebatePolicy(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("cap_rate IS NULL OR (cap_rate > 0 AND cap_rate <= 1)", name="cap_rate"),
         CheckConstraint("cap_amount IS NULL OR cap_amount > 0", name="cap_amount"),
         CheckConstraint("expires_after_days IS NULL OR expires_after_days > 0", name="expiry"),
+        # a code has at most one draft and one published version at a time
+        Index("uq_rebate_policies_draft", "code", unique=True, postgresql_where=text("status::text = 'draft'::text")),
+        Index("uq_rebate_policies_published", "code", unique=True,
+              postgresql_where=text("status::text = 'published'::text")),
     )
 
     code: Mapped[str] = mapped_column(String(30), nullable=False)
@@ -139,6 +143,9 @@ class RebateLedgerEntry(IdMixin, db.Model):
         Index("ix_rebate_ledger_dealer", "dealer_id", "id"),
         Index("ix_rebate_ledger_period", "period_key", "policy_id", "dealer_id"),
         Index("ix_rebate_ledger_ref", "ref_type", "ref_id"),
+        # one first settlement per period × policy version × dealer; changes are 'adjusted' rows
+        Index("uq_rebate_ledger_settled", "period_key", "policy_id", "dealer_id", unique=True,
+              postgresql_where=text("kind::text = 'settled'::text")),
     )
     #: every row is an audited fact of its own and the table refuses changes
 

@@ -112,3 +112,9 @@ bp.add_url_rule("/rebate-claims/new", view_func=rebate_claims_h.RHRebateClaimNew
 bp.add_url_rule("/rebate-claims/<int:claim_id>", view_func=rebate_claims_h.RHRebateClaim.as_view("rebate_claim"))
 bp.add_url_rule("/rebate-claims/<int:claim_id>/withdraw", view_func=rebate_claims_h.RHRebateClaimWithdraw.as_view("rebate_claim_withdraw"))
 bp.add_url_rule("/rebate-claims/<int:claim_id>/resubmit", view_func=rebate_claims_h.RHRebateClaimResubmit.as_view("rebate_claim_resubmit"))
+
+# --- rebate engine: why this amount ----------------------------------------------------------------
+from portals.dealer import rebates as rebates_h  # noqa: E402
+
+bp.add_url_rule("/rebates", view_func=rebates_h.RHRebates.as_view("rebates"))
+bp.add_url_rule("/rebates/<int:policy_id>", view_func=rebates_h.RHRebatePolicy.as_view("rebate_policy"))

@@ -183,3 +183,21 @@ bp.add_url_rule("/price-protections/new", view_func=protections_h.RHPriceProtect
 bp.add_url_rule("/price-protections/<int:protection_id>", view_func=protections_h.RHPriceProtection.as_view("price_protection"))
 bp.add_url_rule("/price-protections/<int:protection_id>/withdraw", view_func=protections_h.RHPriceProtectionWithdraw.as_view("price_protection_withdraw"))
 bp.add_url_rule("/price-protections/<int:protection_id>/resubmit", view_func=protections_h.RHPriceProtectionResubmit.as_view("price_protection_resubmit"))
+
+# --- rebate engine: policies, what-if simulation, settlements --------------------------------------
+from portals.manufacturer import rebates as rebates_h  # noqa: E402
+
+bp.add_url_rule("/rebate-policies", view_func=rebates_h.RHRebatePolicies.as_view("rebate_policies"))
+bp.add_url_rule("/rebate-policies/new", view_func=rebates_h.RHRebatePolicyNew.as_view("rebate_policy_new"))
+bp.add_url_rule("/rebate-policies/tier-row", view_func=rebates_h.RHRebateTierRow.as_view("rebate_tier_row"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>", view_func=rebates_h.RHRebatePolicy.as_view("rebate_policy"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>/save", view_func=rebates_h.RHRebatePolicySave.as_view("rebate_policy_save"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>/simulate", view_func=rebates_h.RHRebatePolicySimulate.as_view("rebate_policy_simulate"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>/publish", view_func=rebates_h.RHRebatePolicyPublish.as_view("rebate_policy_publish"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>/revise", view_func=rebates_h.RHRebatePolicyRevise.as_view("rebate_policy_revise"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>/retire", view_func=rebates_h.RHRebatePolicyRetire.as_view("rebate_policy_retire"))
+bp.add_url_rule("/rebate-policies/<int:policy_id>/discard", view_func=rebates_h.RHRebatePolicyDiscard.as_view("rebate_policy_discard"))
+bp.add_url_rule("/rebate-settlements", view_func=rebates_h.RHRebateSettlements.as_view("rebate_settlements"))
+bp.add_url_rule("/rebate-settlements/settle", view_func=rebates_h.RHRebateSettle.as_view("rebate_settle"))
+bp.add_url_rule("/rebate-settlements/close", view_func=rebates_h.RHRebatePeriodClose.as_view("rebate_period_close"))
+bp.add_url_rule("/rebate-settlements/accrue", view_func=rebates_h.RHRebateAccrue.as_view("rebate_accrue"))

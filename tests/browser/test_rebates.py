@@ -1,128 +1,112 @@
-"""Rebate use in a real browser, at desktop width and 375 px: a dealer pays part of an
-order with its rebate balance as 票折 and finds the entry in its ledger; a dealer claims
-a rebate with evidence, the channel manager approves it, and the credit appears."""
-from decimal import Decimal
+"""Rebates in a real browser: the channel manager edits a published policy's tiers (a
+draft of the next version, a tier row added with htmx), simulates them on last
+quarter's figures, and publishes; the dealer opens 返利 and sees the tier reached and the
+progress bar to the next one — at desktop width and at 375 px."""
+from __future__ import annotations
+
+import re
 
 import pytest
 from sqlalchemy import select
 
-from app.channel.models import Dealer
-from app.rebates import ledger
+from app.core.i18n import shanghai_today
+from app.rebates import rules
+from app.rebates.models import RebatePolicy
 from tests.browser.conftest import shot
 from tests.browser.test_journeys import no_sideways_scroll, sign_in
+from tests.rebate_world import day_in, last_quarter, line_id, order, published, rebate_world  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-
-
-@pytest.fixture()
-def funded(as_tenant):
-    """华东医疗器械 holds at least ¥10,000 more than before (an approved claim)."""
-    with as_tenant("acme") as s:
-        dealer_id = s.scalar(select(Dealer.id).where(Dealer.code == "D-SH-001"))
-        ledger.add_credit(s, dealer_id, "claim", Decimal("10000.00"))
+TIERS = [{"from": "500000", "rate": "2"}, {"from": "1000000", "rate": "3"}, {"from": "2000000", "rate": "4"}]
 
 
-def test_dealer_pays_part_of_an_order_with_rebate_and_sees_it_in_the_ledger(page_for, viewport, funded):
+@pytest.fixture(scope="module")
+def policy_ids(rworld, app):
+    from app.compliance.operations import Actor, set_context
+    from app.core.db import db
+    from tenants.registry import by_slug
+    from tenants.session import tenant_session
+
+    lq = last_quarter()
+    start = rules.parse_period(lq)[1]
+    with app.app_context():
+        tenant = by_slug(db.session, rworld)
+        db.session.rollback()
+        with tenant_session(db.session, tenant) as session:
+            set_context(session, Actor.system("test seed"))
+            cv = [line_id(session, "CV")]
+            ids = {"tier1": published(session, code="B-T1", name="一级经销商季度采购返利", period="quarter",
+                                      kind="volume", basis="purchase", method="retroactive", valid_from=start,
+                                      tiers=TIERS, dealer_tiers=["tier1"], product_line_ids=cv),
+                   "agent": published(session, code="B-AGENT", name="代理商分段累进返利", period="quarter",
+                                      kind="volume", basis="purchase", method="incremental", valid_from=start,
+                                      tiers=TIERS, dealer_tiers=["agent"], product_line_ids=cv)}
+            order(session, "D-SH-002", day_in(lq), [("CV-DES-3018", 130, "10000.00")])
+            order(session, "D-SH-001", shanghai_today(), [("CV-DES-3018", 75, "10000.00")], hour=0)
+        db.session.remove()
+    return ids
+
+
+def _published_tier1(as_tenant, rworld) -> tuple[int, int]:
+    """The published version of B-T1 (the other viewport's run may have published one) and its tier count."""
+    with as_tenant(rworld) as session:
+        policy = session.scalar(select(RebatePolicy).where(RebatePolicy.code == "B-T1", RebatePolicy.status == "published"))
+        return policy.id, len(policy.tiers)
+
+
+def test_manufacturer_edits_simulates_and_publishes_then_the_dealer_sees_the_tier(page_for, viewport, rworld,
+                                                                                   policy_ids, as_tenant):
     name, size = viewport
-    page, base = page_for("acme", size)
-    sign_in(page, base, "dealer1@acme.test")
-    page.wait_for_url("**/dealer/")
-    page.goto(f"{base}/dealer/orders/new")
-    first = page.locator("#lines tr").nth(0)
-    first.locator("select[name=sku_id]").select_option(
-        label=first.locator("select[name=sku_id] option", has_text="CV-NC-3012").inner_text())
-    first.locator("input[name=quantity]").fill("10")
-    assert page.locator("#usable-offset").inner_text().startswith("¥")
-    page.fill("#rebate_offset", "2000")
-    page.click("button[value=check]")  # htmx: the form comes back with the cap and what will be owed
-    page.locator("#rebate-summary").wait_for()
-    assert "¥2,000.00" in page.locator("#rebate-summary").inner_text()
-    assert "¥5,250.00" in page.locator("#rebate-offset-cap").inner_text()  # 30 % of ¥17,500
-    assert no_sideways_scroll(page)
-    shot(page, f"dealer-order-rebate-{name}")
-
-    page.click("button[value=place]")
-    page.wait_for_url("**/dealer/orders/*")
-    assert page.locator("#order-rebate-offset").inner_text().startswith("−¥2,000.00")
-    assert page.locator("#order-net-amount").inner_text() == "¥15,500.00"
-    assert page.locator(".timeline [data-kind=rebate_used]").is_visible()
-    assert no_sideways_scroll(page)
-    page.click("text=本次使用的台账记录")
-    page.wait_for_url("**/dealer/rebate-ledger")
-    newest = page.locator("table.ledger-entries tbody tr").first
-    assert newest.get_attribute("data-kind") == "used" and "−¥2,000.00" in newest.inner_text()
-    assert no_sideways_scroll(page)
-    shot(page, f"dealer-rebate-ledger-{name}")
-    newest.locator("a").first.click()
-    page.wait_for_url("**/dealer/rebate-ledger/*")
-    assert "票折" in page.locator("#entry-explanation").inner_text()
-    assert no_sideways_scroll(page)
-
-
-def test_dealer_claims_with_evidence_the_channel_manager_approves_and_the_credit_appears(page_for, viewport):
-    name, size = viewport
-    page, base = page_for("acme", size)
-    sign_in(page, base, "dealer1@acme.test")
-    page.wait_for_url("**/dealer/")
-    page.goto(f"{base}/dealer/rebate-claims/new")
-    page.fill("#f-program", "瑞金医院导管室开业学术沙龙")
-    page.fill("#f-amount", "3600")
-    page.fill("#f-description", "参会医生 22 人，附签到表")
-    page.set_input_files("#f-evidence", files=[{"name": "签到表.pdf", "mimeType": "application/pdf", "buffer": PDF}])
-    assert no_sideways_scroll(page)
-    shot(page, f"dealer-rebate-claim-new-{name}")
-    page.click("#claim-form button[type=submit]")
-    page.wait_for_url("**/dealer/rebate-claims/*")
-    assert page.locator("#claim-status").get_attribute("data-status") == "in_review"
-    assert "签到表.pdf" in page.locator("#claim-evidence").inner_text()
-    claim_url = page.url
-
-    manager, _base = page_for("acme", size)
-    sign_in(manager, base, "channel@acme.test")
-    manager.wait_for_url("**/manufacturer/")
-    manager.goto(claim_url.replace("/dealer/rebate-claims/", "/manufacturer/rebate-claims/"))
-    assert "签到表.pdf" in manager.locator("#claim-evidence").inner_text()
-    assert no_sideways_scroll(manager)
-    manager.click("text=签署审批决定")
-    manager.wait_for_url("**/manufacturer/approvals/*")
-    manager.fill("#password", "MedChannel-demo-1")
-    manager.fill("#comment", "资料齐全")
-    manager.click("button[value=approve]")
-    manager.locator(".flash-success").wait_for()
-
-    page.reload()
-    assert page.locator("#claim-status").get_attribute("data-status") == "approved"
-    assert "¥3,600.00" in page.locator("#claim-credit").inner_text()
-    assert no_sideways_scroll(page)
-    shot(page, f"dealer-rebate-claim-approved-{name}")
-    page.click("#claim-credit")
-    page.wait_for_url("**/dealer/rebate-ledger/*")
-    assert page.locator("#entry-kind").get_attribute("data-kind") == "claim"
-    assert "¥3,600.00" in page.locator("#entry-explanation").inner_text()
-    assert no_sideways_scroll(page)
-
-
-def test_channel_manager_reads_balances_an_entry_and_the_price_protection(page_for, viewport):
-    name, size = viewport
-    page, base = page_for("acme", size)
-    sign_in(page, base, "channel@acme.test")
+    page, base = page_for(rworld, size)
+    page.on("dialog", lambda dialog: dialog.accept())   # the publish confirmation
+    sign_in(page, base, f"channel@{rworld}.test")
     page.wait_for_url("**/manufacturer/")
-    page.goto(f"{base}/manufacturer/rebate-ledger")
-    row = page.locator("#rebate-balances tr[data-dealer='D-SH-001']")
-    assert row.is_visible() and no_sideways_scroll(page)
-    shot(page, f"manufacturer-rebate-balances-{name}")
-    row.locator("a").first.click()
-    page.wait_for_url("**/manufacturer/rebate-ledger/dealers/*")
-    page.locator("table.ledger-entries tr[data-kind=settled] a").first.click()
-    page.wait_for_url("**/manufacturer/rebate-ledger/entries/*")
-    assert "计算基数为" in page.locator("#entry-explanation").inner_text()
+    policy_id, tier_count = _published_tier1(as_tenant, rworld)
+    page.goto(f"{base}/manufacturer/rebate-policies/{policy_id}")
+    page.click("text=编辑（生成新版本）")
+    page.wait_for_url(re.compile(r".*/rebate-policies/\d+$"))
+    assert page.locator("#policy-form").is_visible()
+    rows = page.locator("#tier-rows tr")
+    filled = [i for i in range(rows.count()) if rows.nth(i).locator("input[name=tier_from]").input_value()]
+    assert len(filled) == tier_count
+    new_top = str(3_000_000 + 1_000_000 * (tier_count - 3))
+    rows.nth(1).locator("input[name=tier_rate]").fill("3.5")                       # 100万: 3 % → 3.5 %
+    before = rows.count()
+    page.click("button:has-text('添加档位')")                                       # htmx adds a row
+    page.locator("#tier-rows tr").nth(before).wait_for()                          # (no eval: the CSP forbids it)
+    page.locator("#tier-rows tr").last.locator("input[name=tier_from]").fill(new_top)
+    page.locator("#tier-rows tr").last.locator("input[name=tier_rate]").fill("5")
+    page.evaluate("window.__samePage = true")
+    page.click("button:has-text('用上期数据模拟这些档位')")
+    row = page.locator("#sim-dealers tr[data-dealer='D-SH-002']")
+    row.wait_for()
+    # 上海联拓 bought ¥1,300,000 last quarter: the draft pays 3.5 % = ¥45,500
+    assert "¥45,500.00" in row.locator("td.draft").inner_text()
+    assert page.evaluate("window.__samePage === true")                            # swapped in place
     assert no_sideways_scroll(page)
-    page.goto(f"{base}/manufacturer/price-protections")
-    page.locator("#protections a").first.click()
-    page.wait_for_url("**/manufacturer/price-protections/*")
-    assert page.locator("#protection-lines tr[data-dealer='D-SH-001']").is_visible()
-    assert page.locator("#protection-status").get_attribute("data-status") == "in_review"
+    shot(page, f"rebate-simulation-{name}")
+    with page.expect_navigation():
+        page.click("button:has-text('保存草稿')")
+    assert "草稿已保存" in page.locator(".flash-success").inner_text()
+    page.click("#publish")
+    page.wait_for_selector(".flash-success")
+    assert "已发布" in page.locator(".flash-success").inner_text()
+    with as_tenant(rworld) as session:
+        latest = session.scalar(select(RebatePolicy).where(RebatePolicy.code == "B-T1", RebatePolicy.status == "published"))
+        assert latest.tiers[1] == {"from": "1000000.00", "rate": "0.0350"} and len(latest.tiers) == tier_count + 1
+
+    page.context.clear_cookies()
+    sign_in(page, base, f"dealer1@{rworld}.test")
+    page.wait_for_url("**/dealer/")
+    page.goto(f"{base}/dealer/rebates")
+    card = page.locator("section.rebate[data-policy='B-AGENT']")
+    assert "第 1 档 · 2%" in card.locator(".figure.tier").inner_text()
+    assert "再采购 ¥250,000 即可达到 3% 档" in card.locator(".gap").inner_text()
+    assert card.locator("progress").get_attribute("value") == "750000.00"
+    assert card.locator("progress").is_visible()
     assert no_sideways_scroll(page)
-    shot(page, f"manufacturer-price-protection-{name}")
+    shot(page, f"dealer-rebates-{name}")
+    card.locator("a", has_text="查看明细").click()
+    page.wait_for_selector("#base-lines")
+    assert "CV-DES-3018" in page.locator("#base-lines").inner_text()
+    assert no_sideways_scroll(page)

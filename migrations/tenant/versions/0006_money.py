@@ -138,6 +138,11 @@ def _rebates() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rebate_policies')),
     sa.UniqueConstraint('code', 'version', name=op.f('uq_rebate_policies_code_version'))
     )
+    # a code has at most one draft and one published version at a time
+    op.create_index('uq_rebate_policies_draft', 'rebate_policies', ['code'], unique=True,
+                    postgresql_where=sa.text("status::text = 'draft'::text"))
+    op.create_index('uq_rebate_policies_published', 'rebate_policies', ['code'], unique=True,
+                    postgresql_where=sa.text("status::text = 'published'::text"))
     op.create_table('rebate_settlement_runs',
     sa.Column('period_key', sa.String(length=10), nullable=False),
     sa.Column('status', sa.String(length=20), server_default='requested', nullable=False),
@@ -184,6 +189,9 @@ def _rebates() -> None:
     op.create_index('ix_rebate_ledger_dealer', 'rebate_ledger_entries', ['dealer_id', 'id'], unique=False)
     op.create_index('ix_rebate_ledger_period', 'rebate_ledger_entries', ['period_key', 'policy_id', 'dealer_id'], unique=False)
     op.create_index('ix_rebate_ledger_ref', 'rebate_ledger_entries', ['ref_type', 'ref_id'], unique=False)
+    # one first settlement per period × policy version × dealer; changes are 'adjusted' rows
+    op.create_index('uq_rebate_ledger_settled', 'rebate_ledger_entries', ['period_key', 'policy_id', 'dealer_id'],
+                    unique=True, postgresql_where=sa.text("kind::text = 'settled'::text"))
     op.create_table('rebate_claims',
     sa.Column('number', sa.String(length=30), nullable=False),
     sa.Column('dealer_id', sa.BigInteger(), nullable=False),
