@@ -131,13 +131,22 @@ def test_the_cap_follows_the_tenant_setting(as_tenant, acme):
 
 
 def test_more_than_the_balance_is_refused_with_what_is_usable(as_tenant, acme):
-    """江苏恒康 holds ¥10,000: ¥12,000 of 票折 on a ¥75,200 order is refused."""
+    """江苏恒康 gains ¥10,000 on top of what the demo settled for it; asking ¥2,000 more
+    than it holds as 票折 on an order large enough for the 30 % cap is refused, naming
+    what is usable."""
+    from app.core.templating import money
+
+    dealer_id = acme["D-JS-001"]
     with as_tenant("acme") as s:
-        credit(s, acme["D-JS-001"], "10000.00")
-        checked = ops.check_lines(s, s.get(Dealer, acme["D-JS-001"]), lines(acme, ("CV-NC-3012", 40)), rebate_offset="12000")
+        before = ledger.usable(s, dealer_id, "offset")
+        credit(s, dealer_id, "10000.00")
+        usable, asked = before + Y("10000.00"), before + Y("12000.00")
+        quantity = int(asked / Y("0.3") / Y("1880")) + 2  # CV-NC-3012 at ¥1,880: the cap stays above the ask
+        checked = ops.check_lines(s, s.get(Dealer, dealer_id), lines(acme, ("CV-NC-3012", quantity)),
+                                  rebate_offset=str(asked))
         assert [m for i, f, m in checked.problems if f == "rebate_offset"] == [
-            "可用于票折的返利余额为 ¥10,000.00，¥12,000.00 超出了余额。"]
-        assert ledger.usable(s, acme["D-JS-001"], "offset") == Y("10000.00")
+            f"可用于票折的返利余额为 {money(usable)}，{money(asked)} 超出了余额。"]
+        assert ledger.usable(s, dealer_id, "offset") == usable
 
 
 @pytest.mark.parametrize("typed", ["nan", "²", "-5", "1e400", "12.345", "abc", "99999999999999"])
@@ -194,11 +203,18 @@ def test_the_same_product_may_be_bought_and_given_free_on_one_order(as_tenant, a
 
 
 def test_an_offset_only_policy_pays_the_invoice_offset_but_not_free_goods(as_tenant, acme):
+    """A credit under a policy usable only as 票折 adds to what may pay an invoice offset,
+    never to what may pay for free goods."""
     dealer_id = acme["D-SD-001"]
     with as_tenant("acme") as s:
+        offset_before, goods_before = ledger.usable(s, dealer_id, "offset"), ledger.usable(s, dealer_id, "free_goods")
         credit(s, dealer_id, "3000.00", kind="settled", policy=policy(s, usable_as=("offset",)))
+        assert ledger.usable(s, dealer_id, "offset") == offset_before + Y("3000.00")
+        assert ledger.usable(s, dealer_id, "free_goods") == goods_before
+        price = resolve_price(s, dealer_id, None, acme["CV-INF-30"], TODAY).price
+        too_many = int(goods_before / price) + 1  # worth more than what may pay for free goods
         with pytest.raises(ops.OrderRefused) as refused:
-            place(s, acme, "D-SD-001", lines(acme, ("CV-INF-30", 1), free=True), user=None)
+            place(s, acme, "D-SD-001", lines(acme, ("CV-INF-30", too_many), free=True), user=None)
         assert refused.value.problems[0][1] == "free_goods"
         order = place(s, acme, "D-SD-001", lines(acme, ("CV-NC-3012", 10)), user=None, rebate_offset="3000")
         assert sum(r.amount for r in used_rows(s, order.id)) == Y("-3000.00")

@@ -2,10 +2,8 @@
 engine's stage — it adds only what that stage does not:
 
 - the approval chains of rebate claims and price protection;
-- 华东医疗器械 (dealer1) holds a settled rebate balance (when the engine's stage has not
-  settled anything for it, two quarters are settled here under a demo policy, one credit
-  expiring within 90 days, an older one already expired, and an estimate for the open
-  quarter; 广州百仕达 gets one quarter too);
+- 华东医疗器械 (dealer1) holds the balance the engine's stage settled for last quarter,
+  and an older claim credit it let expire unused;
 - dealer1 places an order paying ¥30,000 of it as an invoice offset (票折), and another
   with a free-goods line (货补);
 - a market-activity claim approved for less than was claimed, and one in review;
@@ -28,7 +26,6 @@ from app.compliance.models import ApprovalRequest
 from app.core.i18n import shanghai_today
 from app.identity.models import User
 from app.rebates import ledger
-from app.rebates.models import RebateLedgerEntry, RebatePolicy
 
 CHAINS = {
     "rebate_claim": [
@@ -70,40 +67,12 @@ def seed_chains(session: Session) -> None:
                                                    None if value is None else Decimal(value), sla))
 
 
-def _settle_demo_quarters(session: Session, dealers: dict[str, Dealer], today: date) -> None:
-    """Settled credits under a demo policy, for a database without the engine's stage."""
-    policy = RebatePolicy(code="RB-DEMO-VOL", version=1, name="经销商季度进货量阶梯返利", status="published",
-                          period="quarter", valid_from=date(today.year - 1, 1, 1), kind="volume", basis="purchase",
-                          method="retroactive", priority=100, expires_after_days=180,
-                          tiers=[{"from": "0", "rate": "0.01"}, {"from": "1000000.00", "rate": "0.03"},
-                                 {"from": "3000000.00", "rate": "0.04"}],
-                          description="按季度进货额（含税）阶梯计算，达到档位后全额按该档返利率返还；结算后 180 天内可用于票折或货补。")
-    session.add(policy)
-    session.flush()
-    plan = [("D-SH-001", 400, "620000.00", 0, "0.01", "18600.00"),
-            ("D-SH-001", 100, "1600000.00", 1, "0.03", "48000.00"),
-            ("D-SH-001", 40, "2166666.67", 1, "0.03", "65000.00"),
-            ("D-GD-001", 40, "1200000.00", 1, "0.03", "36000.00")]
-    for code, days_ago, base, tier, rate, amount in plan:
-        settled_on = today - timedelta(days=days_ago)
-        period_end = date(settled_on.year, 3 * ((settled_on.month - 1) // 3) + 1, 1) - timedelta(days=1)
-        nxt = policy.tiers[tier + 1] if tier + 1 < len(policy.tiers) else None
-        explanation = {"tier": tier + 1, "rate": rate, "base": base, "method": "retroactive",
-                       "line_count": 40 + days_ago % 37}
-        if nxt:
-            explanation.update({"next_threshold": nxt["from"], "next_rate": nxt["rate"],
-                                "to_next": str(Decimal(nxt["from"]) - Decimal(base))})
-        ledger.add_credit(session, dealers[code].id, "settled", Decimal(amount), settled_on, policy=policy,
-                          period_key=quarter_key(period_end), explanation=explanation, base_amount=Decimal(base),
-                          rate=Decimal(rate), tier_index=tier)
-    session.add(RebateLedgerEntry(dealer_id=dealers["D-SH-001"].id, policy_id=policy.id, kind="accrued",
-                                  period_key=quarter_key(today), amount=Decimal("21500.00"),
-                                  base_amount=Decimal("716666.67"), rate=Decimal("0.03"), tier_index=1,
-                                  explanation={"tier": 2, "rate": "0.03", "base": "716666.67",
-                                               "next_threshold": "3000000.00", "next_rate": "0.04",
-                                               "to_next": "2283333.33"},
-                                  occurred_on=today))
-    session.flush()
+def _expired_claim_credit(session: Session, dealer: Dealer, today: date) -> None:
+    """An earlier promotion's claim credit left unused past its last day: the daily
+    expiry writes it off, so the ledger shows an ``expired`` row too."""
+    ledger.add_credit(session, dealer.id, "claim", Decimal("6000.00"), today - timedelta(days=400),
+                      expires_on=today - timedelta(days=35),
+                      note="2025 年华东区冠脉介入年会展位补贴（未在有效期内使用）")
     ledger.expire_due(session, today)
 
 
@@ -125,10 +94,7 @@ def seed_rebate_use(session: Session, slug: str) -> str:
     finance = _user(session, f"finance@{slug}.test")
     zhongshan = _by_code(session, Hospital, "H-SH-001")
     sku = {s.code: s for s in session.scalars(select(Sku))}
-    settled_before = session.scalar(select(RebateLedgerEntry.id).where(
-        RebateLedgerEntry.dealer_id == dealer1.id, RebateLedgerEntry.kind == "settled").limit(1))
-    if settled_before is None:
-        _settle_demo_quarters(session, dealers, today)
+    _expired_claim_credit(session, dealer1, today)
 
     def line(code: str, quantity: int, free: bool = False) -> dict:
         return {"sku_id": sku[code].id, "quantity": quantity, **({"free_goods": True} if free else {})}

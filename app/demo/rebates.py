@@ -121,7 +121,7 @@ def seed_rebates(session: Session, slug: str) -> str:
                   **common)
     _publish(session, channel, code="ACME-AGENT", name="代理商分段累进返利", kind="volume", method="incremental",
              dealer_tiers=["agent"], product_line_ids=[lines["CV"], lines["SH"]], priority=10, cap_rate="3",
-             tiers=[{"from": "500000", "rate": "1.5"}, {"from": "1500000", "rate": "2.5"}, {"from": "4000000", "rate": "3.5"}],
+             tiers=[{"from": "1000000", "rate": "1.5"}, {"from": "3000000", "rate": "2.5"}, {"from": "8000000", "rate": "3.5"}],
              conditions={"sell_out_on_time": {"effect": "reduce", "rate": "0.5"}},
              description="代理商心血管及结构性心脏病产品采购额分段计算返利；流向逾期上报的季度按 50% 发放；封顶为采购额的 3%。",
              **common)
