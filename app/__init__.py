@@ -51,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.compliance import expiry as _expiry  # noqa: F401  (registers the expiry watch job and schedule)
     from app.inventory import jobs as _inventory_jobs  # noqa: F401  (registers the daily stock expiry)
     from app.orders import jobs as _orders_jobs  # noqa: F401  (packing lists, re-allocation)
+    from app.finance.statements import jobs as _statement_jobs  # noqa: F401  (statements and close-of-month runs)
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
     from app.compliance.imports import load_specs
 

@@ -209,7 +209,10 @@ def worker(burst):
 
     from app.core.jobs import start_sweeper_thread
 
+    from app.core.pdf import warm_up
+
     queues = [get_queue(name) for name in current_app.config["RQ_QUEUES"]]
+    warm_up()  # once here, not once per forked work horse
     if not burst:
         start_sweeper_thread(current_app._get_current_object())
     Worker(queues, connection=get_redis()).work(with_scheduler=True, burst=burst)

@@ -54,6 +54,9 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_stock(session, slug)}"
             if not session.scalar(select(func.count()).select_from(Order)):
                 yield f"{slug}: {seed_orders(session, slug)}"
+            from app.demo.statements import Statement, seed_statements  # statements (对账单), issue 6
+            if not session.scalar(select(func.count()).select_from(Statement)):
+                yield f"{slug}: {seed_statements(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:

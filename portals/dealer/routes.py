@@ -79,3 +79,12 @@ bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHD
 bp.add_url_rule("/deliveries/<int:shipment_id>/return", view_func=deliveries_h.RHReturnNew.as_view("return_new"))
 bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
 bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))
+
+# --- reconciliation statements (对账单) ---
+from portals.dealer import statements as statements_h  # noqa: E402
+
+bp.add_url_rule("/statements", view_func=statements_h.RHStatements.as_view("statements"))
+bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
+bp.add_url_rule("/statements/<int:statement_id>/confirm", view_func=statements_h.RHStatementConfirm.as_view("statement_confirm"))
+bp.add_url_rule("/statements/<int:statement_id>/dispute", view_func=statements_h.RHStatementDispute.as_view("statement_dispute"))
+bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))

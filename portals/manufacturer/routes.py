@@ -138,3 +138,17 @@ bp.add_url_rule("/returns", view_func=ship_h.RHReturns.as_view("returns"))
 bp.add_url_rule("/returns/<int:return_id>", view_func=ship_h.RHReturn.as_view("return_detail"))
 bp.add_url_rule("/returns/<int:return_id>/receive", view_func=ship_h.RHReturnReceive.as_view("return_receive"))
 bp.add_url_rule("/returns/<int:return_id>/credit", view_func=ship_h.RHReturnCredit.as_view("return_credit"))
+
+# --- reconciliation statements (对账单) ---
+from portals.manufacturer import statements as statements_h  # noqa: E402
+
+bp.add_url_rule("/statements", view_func=statements_h.RHStatements.as_view("statements"))
+bp.add_url_rule("/statements/runs", view_func=statements_h.RHStatementRunStart.as_view("statement_run_start"))
+bp.add_url_rule("/statements/runs/<int:run_id>", view_func=statements_h.RHStatementRun.as_view("statement_run"))
+bp.add_url_rule("/statements/runs/<int:run_id>/retry", view_func=statements_h.RHStatementRunRetry.as_view("statement_run_retry"))
+bp.add_url_rule("/statements/disputes", view_func=statements_h.RHStatementDisputes.as_view("statement_disputes"))
+bp.add_url_rule("/statements/disputes/<int:dispute_id>/answer", view_func=statements_h.RHDisputeAnswer.as_view("statement_dispute_answer"))
+bp.add_url_rule("/statements/disputes/<int:dispute_id>/correct", view_func=statements_h.RHDisputeCorrect.as_view("statement_dispute_correct"))
+bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
+bp.add_url_rule("/statements/<int:statement_id>/regenerate", view_func=statements_h.RHStatementRegenerate.as_view("statement_regenerate"))
+bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
