@@ -57,8 +57,9 @@ class RHStatementConfirm(RHStatementRecord):
             ops.confirm(db.session, self.statement, current_user, request.form.get("password", ""),
                         request.form.get("totp_code"))
         except ops.StatementError as err:
-            errors = refused(err, fields=("password", "totp_code"))
-            return statement_page(shared.load_statement(statement_id), errors, status=400)
+            # nothing was written but the refusal's audit event, which is kept (not rolled back)
+            field = err.field if err.field in ("password", "totp_code") else "form"
+            return statement_page(self.statement, {field: err.message}, status=400)
         flash(_("Statement %(number)s confirmed and signed.", number=self.statement.number), "success")
         return redirect(url_for("dealer.statement", statement_id=self.statement.id))
 

@@ -159,7 +159,7 @@ def layout(statement, lines: list[rules.Line]) -> dict:
     by_section = {name: [] for name in ("receivable", "rebate", "accrual")}
     for ln, text_lines in zip(lines, printed):
         by_section[ln.section].append(text_lines)
-    header = _row_text(widths, _("No."), _("Date"), _("Type"), _("Reference"), _("Debit"), _("Credit"), _("Balance"),
+    header = _row_text(widths, _("Line no."), _("Date"), _("Type"), _("Reference"), _("Debit"), _("Credit"), _("Balance"),
                        _("Description"))
     totals = {name: _row_text(widths, "", "", _("Total"), _("%(n)d line(s)", n=len(by_section[name])),
                               _amount(sums[name][0]) or "0.00", _amount(sums[name][1]) or "0.00",
@@ -235,7 +235,7 @@ def render_xlsx(statement, lines: list[rules.Line], tenant_name: str) -> bytes:
              ln.description or "", ln.debit, ln.credit, ln.balance, ln.ref_type, ln.ref_id] for ln in lines)
     return write_xlsx([
         Sheet(_("Summary"), [_("Item"), _("Value")], facts, widths=[28, 60]),
-        Sheet(_("Lines"), [_("No."), _("Section"), _("Date"), _("Type"), _("Reference"), _("Description"), _("Debit"),
+        Sheet(_("Lines"), [_("Line no."), _("Section"), _("Date"), _("Type"), _("Reference"), _("Description"), _("Debit"),
                            _("Credit"), _("Balance"), _("Source"), _("Source id")], rows,
               widths=[7, 16, 12, 22, 22, 48, 15, 15, 16, 22, 10]),
     ])

@@ -79,11 +79,12 @@ def statement(ctx: JobContext) -> Output | None:
         if generated.statement is not None and generated.statement.status == "failed":
             generated.statement.status = "generating"  # a failed job tried again picks up its statement
         statement_id = generated.statement.id if generated.statement is not None else None
-    if generated.outcome != "issued":
-        ctx.progress(100, _("Nothing changed in the records: version %(v)d is kept.", v=generated.statement.version)
-                     if generated.outcome == "unchanged" and generated.statement is not None else
-                     _("The dealer confirmed this month: its statement is final.") if generated.outcome == "kept"
-                     else _("No statement."))
+        kept_version = generated.statement.version if generated.statement is not None else None
+    if generated.outcome == "unchanged":
+        ctx.progress(100, _("Nothing changed in the records: version %(v)d is kept.", v=kept_version))
+        return None
+    if generated.outcome == "kept":
+        ctx.progress(100, _("The dealer confirmed this month: its statement is final."))
         return None
     ctx.progress(30, _("Laying out the statement"))
     with ctx.session() as session:

@@ -555,7 +555,7 @@ def _notify_finance(session: Session, record: StatementDispute, statement: State
     from app.identity.models import OutboxMessage, User
 
     finance = session.scalars(select(User).where(User.portal == "manufacturer", User.active.is_(True),
-                                                 User.roles.any("finance")))
+                                                 User.roles.contains(["finance"])))
     subject = _("Statement disputed: %(dealer)s %(month)s (%(number)s)", dealer=statement.dealer.name,
                 month=statement.period_start.strftime("%Y-%m"), number=statement.number)
     body = _("%(dealer)s disputes %(n)d line(s) of statement %(number)s:\n\n%(comment)s",
