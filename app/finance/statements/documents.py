@@ -68,8 +68,27 @@ def _mono_advances() -> tuple[dict[int, int], int] | None:
     return None
 
 
-def _load_metrics() -> None:
+def _warm_up() -> None:
+    """In a worker's parent process (before it forks its work horses): the mono font's
+    metrics, and one sample statement laid out and printed, so that WeasyPrint's CSS,
+    font and shaping caches are warm in every horse (the first statement a fresh horse
+    printed cost ~40 % more without it)."""
+    from datetime import date
+    from types import SimpleNamespace
+
     _mono_advances()
+    zero = Decimal(0)
+    day = date(2026, 1, 1)
+    kinds = list(queries.KIND_LABELS)
+    lines = [rules.Line(i + 1, "receivable" if i < 20 else "rebate" if i < 26 else "accrual", day, kinds[i % len(kinds)],
+                        "invoices", i, f"INV-20260101-{i:06d}", "SO-20260101-000001 · 上海医疗器械有限公司 货款",
+                        Decimal("12345.67") if i % 2 else zero, zero if i % 2 else Decimal("2345.60"), Decimal("98765.43"))
+             for i in range(30)]
+    dealer = SimpleNamespace(name="华东医疗器械有限公司", code="D-SH-001", uscc="91310000MA1FL0000X")
+    figures = {name: Decimal("1234567.89") for name in rules.FIGURES}
+    sample = SimpleNamespace(number="ST-202601-000001-v1", version=1, period_start=day, period_end=day, dealer=dealer,
+                             content_hash="0" * 64, previous_closing=None, previous_rebate_closing=None, **figures)
+    render_pdf(sample, lines, "预热医疗科技有限公司", None)
 
 
 def cells(ch: str) -> int | None:
@@ -244,8 +263,8 @@ def render_xlsx(statement, lines: list[rules.Line], tenant_name: str) -> bytes:
 def _register_warm_up() -> None:
     from app.core.pdf import WARM_UPS
 
-    if _load_metrics not in WARM_UPS:
-        WARM_UPS.append(_load_metrics)
+    if _warm_up not in WARM_UPS:
+        WARM_UPS.append(_warm_up)
 
 
 _register_warm_up()
