@@ -50,8 +50,8 @@ KIND_LABELS = {
     "rebate_claim": _l("Rebate claim"),
     "rebate_price_protection": _l("Price protection"),
     "rebate_released": _l("Rebate released"),
-    "rebate_used": _l("Rebate used"),
-    "rebate_expired": _l("Rebate expired"),
+    "rebate_used": _l("Rebate use"),
+    "rebate_expired": _l("Rebate expiry"),
     "rebate_accrued": _l("Rebate accrued (estimate)"),
 }
 SECTION_LABELS = {"receivable": _l("Receivable"), "rebate": _l("Rebate balance"),
