@@ -333,9 +333,6 @@ class StatementRunItem(IdMixin, db.Model):
         UniqueConstraint("run_id", "dealer_id"),
         CheckConstraint("outcome IN ('pending', 'issued', 'unchanged', 'kept', 'failed')", name="outcome"),
     )
-    # Membership mirrors the run's jobs, which are audited when requested and when they
-    # end; the statements a run produces are audited records of their own.
-    __audit__ = False
 
     run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("statement_runs.id"), nullable=False)
     dealer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("dealers.id"), nullable=False)

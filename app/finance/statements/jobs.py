@@ -101,6 +101,9 @@ def _run_done(session, job, document) -> None:
 
 
 def _run_failed(session, job) -> None:
+    from app.compliance.operations import lock_audit_chain
+
+    lock_audit_chain(session)
     run = session.get(StatementRun, int(job.params["run_id"]), with_for_update=True)
     if run is not None and run.status == "running":
         ops.refresh_run(session, run.id)

@@ -5,7 +5,9 @@ request, or a job's step) commits once.
 
 Versions of one dealer's month are serialised by a transaction-scoped advisory lock on
 (dealer, month): generation, issue and confirmation take it, so a confirmation never
-races a correction and two generations never pick the same version number.
+races a correction and two generations never pick the same version number. Every
+transaction here takes the tenant's audit-chain lock before any other (the audit trail
+serialises audited writes anyway), then the month's, then rows: one order, no deadlocks.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.compliance import approvals
 from app.compliance.models import Document, Job
-from app.compliance.operations import record_event
+from app.compliance.operations import lock_audit_chain, record_event
 from app.core.errors import InvalidInput
 from app.core.i18n import shanghai_today
 from app.finance.models import Statement, StatementDispute, StatementLine, StatementRun, StatementRunItem
@@ -39,6 +41,11 @@ class StatementError(InvalidInput):
 # --- locking and reading a month ----------------------------------------------------------
 
 def lock_month(session: Session, dealer_id: int, period_start: date) -> None:
+    """Serialise the versions of a dealer's month. The audit chain's lock comes first:
+    issuing a statement already holds it (its documents are audited writes) when it
+    takes this one, and the same order everywhere means no two transactions wait on
+    each other."""
+    lock_audit_chain(session)
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.statements.' || :d || '.' || :p))"),
                     {"d": str(dealer_id), "p": period_start.isoformat()})
 
@@ -377,6 +384,7 @@ def plan_run(session: Session, run_id: int) -> int:
     repeat: items and jobs are keyed by run and dealer). Returns the number of dealers."""
     from app.identity.models import User
 
+    lock_audit_chain(session)  # before the run's row, as every writer of a run does
     run = session.get(StatementRun, run_id, with_for_update=True)
     start, end = run.period_start, rules.month_end(run.period_start)
     session.execute(RUN_DEALERS_SQL, {"run": run.id, "start": start, "end": end})
@@ -398,6 +406,7 @@ def plan_run(session: Session, run_id: int) -> int:
 def refresh_run(session: Session, run_id: int) -> StatementRun:
     """Count the run's outcomes from its jobs (locking the run first, so that two
     workers finishing at once count each other's results)."""
+    lock_audit_chain(session)  # the chain's lock before the run's row, in every transaction
     run = session.get(StatementRun, run_id, with_for_update=True, populate_existing=True)
     session.flush()
     total, done, failed = session.execute(text(
