@@ -1,5 +1,5 @@
 """``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
-from bench import http, masterdata, orders, tenants
+from bench import http, masterdata, orders, statements, tenants
 
 
 def main() -> None:
@@ -11,6 +11,9 @@ def main() -> None:
         print(line, flush=True)
     print("\n== Orders and stock at scale: 1,000,000 order lines, 50,000 lots ==", flush=True)
     for line in orders.run():
+        print(line, flush=True)
+    print("\n== Reconciliation statements: a close-of-month run on two workers, one 5,000-line statement ==", flush=True)
+    for line in statements.run():
         print(line, flush=True)
     print("\n== Tenants at scale ==", flush=True)
     for line in tenants.run():

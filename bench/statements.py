@@ -8,9 +8,10 @@ Each run makes a throwaway tenant on the bench database (dropped at the end), so
 every statement is new (a second run of an unchanged month renders nothing).
 (a) ``--dealers`` active dealers with ``--lines`` lines each in 2026-10 (invoices,
 credit notes, payments, rebate entries, plus history before the month for the opening
-balances); two ``flask --app wsgi worker`` processes are started and warmed up, then the
-close-of-month run is started and timed from the run's creation to its last statement
-issued (both PDF and .xlsx stored) in the database's own clock.
+balances); two ``flask --app wsgi worker --no-fork`` processes are started and warmed
+up, then the close-of-month run is started and timed from the run's creation to its last
+statement issued (both PDF and .xlsx stored) in the database's own clock. The same books
+in 2026-11 are then run on two default (forking) workers, for comparison.
 (b) one inactive dealer (not in the run) with ``--big`` invoices in 2026-09: its
 statement job runs alone in a fresh ``worker --burst``; the job's own duration and the
 peak RSS of the worker's processes (RUSAGE_CHILDREN) are reported.
@@ -34,6 +35,7 @@ from sqlalchemy import text
 from bench.common import ROOT, bench_app
 
 MONTH = date(2026, 10, 1)
+FORK_MONTH = date(2026, 11, 1)  # the same books again, for the run with forking workers
 BIG_MONTH = date(2026, 9, 1)
 
 
@@ -81,6 +83,7 @@ def _fill(session, dealers: int, lines: int, big: int) -> tuple[list[int], int]:
 
     books(ids, date(2026, 8, 1), 5, 1, 2, 2, "H")  # history: the opening balances
     books(ids, MONTH, invoices, credits, payments, ledger, "M")
+    books(ids, FORK_MONTH, invoices, credits, payments, ledger, "F")
     run(text("INSERT INTO dealers (code, name, tier, region_id, status) "
              "VALUES ('BS-BIG', '基准大客户医疗器械有限公司', 'agent', :r, 'inactive')"), {"r": region.id})
     big_id = session.scalar(text("SELECT id FROM dealers WHERE code = 'BS-BIG'"))
@@ -88,9 +91,10 @@ def _fill(session, dealers: int, lines: int, big: int) -> tuple[list[int], int]:
     return ids, big_id
 
 
-def _workers(env, count: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _i in range(count)]
+def _workers(env, count: int, fork: bool) -> list[subprocess.Popen]:
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"] + ([] if fork else ["--no-fork"])
+    return [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _i in range(count)]
 
 
 def _wait_for_workers(app, count: int, timeout: float = 120) -> None:
@@ -155,7 +159,8 @@ def _big_statement(app, tenant, env, big_id: int, finance_id: int) -> list[str]:
     return out
 
 
-def _close_of_month(app, tenant, env, workers: int, finance_id: int) -> tuple[list[str], float, str]:
+def _close_of_month(app, tenant, env, workers: int, finance_id: int, month: date = MONTH,
+                    fork: bool = False) -> tuple[list[str], float, str]:
     """(a) A close-of-month run on ``workers`` real RQ workers, started and warmed up first."""
     import io
 
@@ -174,13 +179,13 @@ def _close_of_month(app, tenant, env, workers: int, finance_id: int) -> tuple[li
 
     with app.app_context():
         get_redis().delete("rq:queue:default")  # nothing left over from elsewhere runs in the timing
-    procs = _workers(env, workers)
+    procs = _workers(env, workers, fork)
     try:
         _wait_for_workers(app, workers)
         with app.app_context():
             with tenant_session(db.session, tenant) as session:
                 set_context(session, Actor.system("bench statements"))
-                run_id = ops.start_run(session, MONTH, session.get(User, finance_id), "bench").id
+                run_id = ops.start_run(session, month, session.get(User, finance_id), f"bench{fork}").id
             deadline = time.time() + 3600
             while time.time() < deadline:
                 with tenant_session(db.session, tenant) as session:
@@ -214,13 +219,14 @@ def _close_of_month(app, tenant, env, workers: int, finance_id: int) -> tuple[li
             retried = session.execute(text(
                 "SELECT count(*), string_agg(DISTINCT left(error, 120), ' | ') FROM jobs WHERE attempts > 1")).one()
     rate = 60 * done / float(seconds) if seconds else 0.0
-    return ([f"(a) close-of-month run on {workers} RQ workers: {done}/{total} statements ({failed} failed, run {status}) "
+    mode = "forking a work horse per job" if fork else "--no-fork"
+    return ([f"(a) close-of-month run on {workers} RQ workers ({mode}): {done}/{total} statements ({failed} failed, run {status}) "
              f"in {float(seconds or 0):.1f} s = {rate:.0f} statements/min "
              f"({line_count} lines and {pages} pages each; PDF and .xlsx stored per statement)"]
             + ([f"    {retried[0]} job(s) needed a second attempt: {retried[1]}"] if retried[0] else []), rate, html)
 
 
-def run(dealers: int = 150, lines: int = 60, big: int = 5000, workers: int = 2) -> list[str]:
+def run(dealers: int = 150, lines: int = 60, big: int = 5000, workers: int = 2, compare_fork: bool = True) -> list[str]:
     from app.compliance.operations import Actor, set_context
     from app.core.db import db
     from app.identity.models import User
@@ -256,6 +262,8 @@ def run(dealers: int = 150, lines: int = 60, big: int = 5000, workers: int = 2) 
         out += _big_statement(app, tenant, env, big_id, finance_id)
         lines_a, rate, html = _close_of_month(app, tenant, env, workers, finance_id)
         out += lines_a
+        if compare_fork:
+            out += _close_of_month(app, tenant, env, workers, finance_id, FORK_MONTH, fork=True)[0]
         n = max(60, dealers // 2)
         static = str(ROOT / "static") + "/"
         with get_context("fork").Pool(2) as pool:
@@ -277,8 +285,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=60)
     parser.add_argument("--big", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-fork-comparison", action="store_true", help="Skip the run with forking workers.")
     args = parser.parse_args()
-    for line in run(args.dealers, args.lines, args.big, args.workers):
+    for line in run(args.dealers, args.lines, args.big, args.workers, not args.no_fork_comparison):
         print(line, flush=True)
 
 

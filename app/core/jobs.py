@@ -15,6 +15,7 @@ RQ runs jobs at least once, not exactly once, and everything here assumes that.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -177,11 +178,17 @@ def _application():
     return _app
 
 
+_pool_pid: int | None = None
+
+
 def run_job(tenant_slug: str, job_id: int) -> str:
     """RQ entry point. Safe to run any number of times for the same job."""
+    global _pool_pid
     app = _application()
     with app.app_context():
-        db.engine.dispose(close=False)  # never reuse connections inherited across RQ's fork
+        if _pool_pid != os.getpid():  # a forked work horse: never reuse connections inherited across the fork
+            db.engine.dispose(close=False)
+            _pool_pid = os.getpid()
         try:
             return _run(tenant_slug, job_id)
         finally:

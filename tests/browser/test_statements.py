@@ -74,9 +74,12 @@ def test_close_of_month_dispute_correction_and_confirmation(page_for, viewport, 
         finance.goto(f"{base}/manufacturer/statements/disputes")
         card = finance.locator(f"#dispute-{dispute_id}")
         assert "5,000.00 元回款未列入" in card.inner_text()
+        assert no_sideways_scroll(finance)
+        shot(finance, f"statement-disputes-{name}")
         card.locator("button.primary").click()
         finance.wait_for_url("**/manufacturer/statements/*?job=*")
         finance.locator(".job .flash-success").wait_for(timeout=120_000)  # the job's fragment polled until done
+        assert no_sideways_scroll(finance)
 
         dealer.goto(v1_url)
         assert dealer.locator("#statement-status").get_attribute("data-status") == "superseded"
