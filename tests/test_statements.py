@@ -673,3 +673,21 @@ def test_the_export_holds_what_the_user_may_see(signed_in, as_tenant, run_worker
 
     assert number in export(signed_in("acme", "sales.east"))
     assert number not in export(signed_in("acme", "sales.south"))
+
+
+def test_a_worker_without_fork_issues_statements_too(books, as_tenant, worker_env, run_worker):
+    from app.channel.models import Dealer
+
+    run_worker()  # what earlier tests left queued runs first
+    with as_tenant(books) as session:
+        dealers = [world.new_dealer(session) for _i in range(2)]
+        for dealer in dealers:
+            world.a_month(session, dealer, MONTH, lines=2)
+        jobs_ = [ops.request_statement(session, session.get(Dealer, d), MONTH, _finance_user(session), "nofork").id
+                 for d in dealers]
+    worker = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst", "--no-fork"], cwd=ROOT,
+                            env=worker_env, capture_output=True, text=True, timeout=300)
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    with as_tenant(books) as session:
+        assert [session.get(Job, j).status for j in jobs_] == ["done", "done"]
+        assert [ops.current(session, d, MONTH).status for d in dealers] == ["issued", "issued"]
