@@ -10,7 +10,7 @@ from app.inventory.models import (ConsignmentCount, ConsignmentCountLine, Dealer
 from app.orders.models import (Allocation, Order, OrderEvent, OrderLine, ProjectRegistration, ProjectRegistrationLine, Quote,
                                QuoteLine, ReturnLine, ReturnRequest, Shipment, ShipmentLine, SurgeryReport, SurgeryReportLine)
 from app.finance.models import (Invoice, InvoiceApplication, InvoiceLine, Payment, PaymentReminder, Statement,
-                                StatementDispute, StatementLine, StatementRun)
+                                StatementDispute, StatementLine, StatementRun, StatementRunItem)
 from app.pricing.models import PriceBand, PriceList, PriceListItem, PriceRequest, PriceRequestLine, TenderPrice
 from app.rebates.models import (PriceProtection, PriceProtectionLine, RebateClaim, RebateLedgerEntry, RebatePeriod,
                                 RebatePolicy, SettlementRun)
@@ -26,6 +26,6 @@ __all__ = [
     "ProjectRegistration", "ProjectRegistrationLine", "Quote", "QuoteLine", "ReturnLine", "ReturnRequest", "Shipment",
     "ShipmentLine", "SurgeryReport", "SurgeryReportLine",
     "Invoice", "InvoiceApplication", "InvoiceLine", "Payment", "PaymentReminder", "Statement", "StatementDispute",
-    "StatementLine", "StatementRun", "PriceRequest", "PriceRequestLine", "PriceProtection", "PriceProtectionLine",
+    "StatementLine", "StatementRun", "StatementRunItem", "PriceRequest", "PriceRequestLine", "PriceProtection", "PriceProtectionLine",
     "RebateClaim", "RebateLedgerEntry", "RebatePeriod", "RebatePolicy", "SettlementRun",
 ]

@@ -1,5 +1,5 @@
 """``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
-from bench import http, masterdata, orders, rebates, tenants
+from bench import http, masterdata, orders, rebates, statements, tenants
 
 
 def main() -> None:
@@ -14,6 +14,9 @@ def main() -> None:
         print(line, flush=True)
     print("\n== Rebate settlement: 1,000,000 order lines, 500 dealers ==", flush=True)
     for line in rebates.run():
+        print(line, flush=True)
+    print("\n== Reconciliation statements: a close-of-month run on two workers, one 5,000-line statement ==", flush=True)
+    for line in statements.run():
         print(line, flush=True)
     print("\n== Tenants at scale ==", flush=True)
     for line in tenants.run():

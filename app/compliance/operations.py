@@ -129,14 +129,13 @@ def record_event(
                            before=before, after=after, reason=reason_text)])
 
 
-def _append(session: Session, events: list[dict]) -> None:
-    if not events:
-        return
+def _chain(session: Session) -> dict:
+    """The end of the tenant's chain, read once per transaction under its lock."""
     if current_tenant(session) is None:
         raise RuntimeError("audit events belong to a tenant: pin the session first")
-    conn = session.connection()
     chain = session.info.get("audit_chain")
     if chain is None:
+        conn = session.connection()
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_events'))"))
         row = conn.execute(
             text("SELECT now(), (SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), "
@@ -144,6 +143,22 @@ def _append(session: Session, events: list[dict]) -> None:
         ).one()
         chain = {"at": row[0], "seq": row[1] or 0, "hash": row[2] or GENESIS}
         session.info["audit_chain"] = chain
+    return chain
+
+
+def lock_audit_chain(session: Session) -> None:
+    """Take the audit chain's lock now rather than at the transaction's first audited
+    write: code that locks a row and then writes audited changes, while other code
+    writes audited changes and then locks that row, calls this first so that every
+    transaction takes the two locks in the same order (no deadlock)."""
+    _chain(session)
+
+
+def _append(session: Session, events: list[dict]) -> None:
+    if not events:
+        return
+    chain = _chain(session)
+    conn = session.connection()
     actor = session.info.get("audit_actor") or Actor.system("unattributed")
     request_id, client_ip = session.info.get("audit_request", (None, None))
     rows = []

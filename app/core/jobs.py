@@ -15,6 +15,7 @@ RQ runs jobs at least once, not exactly once, and everything here assumes that.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -59,22 +60,29 @@ class Output:
 @dataclass(frozen=True)
 class JobKind:
     name: str
-    run: Callable[["JobContext"], Output]
+    #: returns the job's document, or None when the job found nothing to produce (a
+    #: statement whose records did not change): the job is done without a document
+    run: Callable[["JobContext"], Output | None]
     label: object
     #: manufacturer roles that may see and retry anyone's job of this kind
     roles: tuple[str, ...] = ("admin",)
     timeout: int = 1800
     #: called as ``on_done(session, job, document)`` in the transaction that records the
-    #: document, so the business record can point at it (e.g. an authorization's letter)
+    #: document (None for a job without one), so the business record can point at it
+    #: (e.g. an authorization's letter)
     on_done: Callable | None = None
+    #: called as ``on_failed(session, job)`` in the transaction that marks the job failed
+    #: for good (last attempt, refused, or its worker died on the last attempt)
+    on_failed: Callable | None = None
 
 
 KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, label, roles: tuple[str, ...] = ("admin",), timeout: int = 1800, on_done: Callable | None = None):
+def job_kind(name: str, label, roles: tuple[str, ...] = ("admin",), timeout: int = 1800, on_done: Callable | None = None,
+             on_failed: Callable | None = None):
     def register(fn):
-        KINDS[name] = JobKind(name, fn, label, roles, timeout, on_done)
+        KINDS[name] = JobKind(name, fn, label, roles, timeout, on_done, on_failed)
         return fn
 
     return register
@@ -170,11 +178,17 @@ def _application():
     return _app
 
 
+_pool_pid: int | None = None
+
+
 def run_job(tenant_slug: str, job_id: int) -> str:
     """RQ entry point. Safe to run any number of times for the same job."""
+    global _pool_pid
     app = _application()
     with app.app_context():
-        db.engine.dispose(close=False)  # never reuse connections inherited across RQ's fork
+        if _pool_pid != os.getpid():  # a forked work horse: never reuse connections inherited across the fork
+            db.engine.dispose(close=False)
+            _pool_pid = os.getpid()
         try:
             return _run(tenant_slug, job_id)
         finally:
@@ -210,12 +224,16 @@ def _run(tenant_slug: str, job_id: int) -> str:
             if final:
                 job.finished_at = session.execute(select(func.now())).scalar()
                 record_event(session, "job_failed", "jobs", job_id, after={"kind": job.kind, "error": job.error[:500]})
+                if kind is not None and kind.on_failed is not None:
+                    kind.on_failed(session, job)
         if not final:
             enqueue(tenant_slug, job_id, kind.timeout if kind else 1800,
                     delay=RETRY_DELAYS[min(attempts - 1, len(RETRY_DELAYS) - 1)])
         log.warning("job %s/%s attempt %s failed%s: %s", tenant_slug, job_id, attempts,
                     "" if final else ", retrying", exc)
         return "failed" if final else "retry scheduled"
+    if output is None:
+        return _done_without_document(tenant, job_id, kind)
     key = f"{tenant_slug}/{request_id}/{output.filename}"
     sha256 = get_storage().put(key, output.data)
     with tenant_session(db.session, tenant) as session:
@@ -233,6 +251,20 @@ def _run(tenant_slug: str, job_id: int) -> str:
         job.finished_at = session.execute(select(func.now())).scalar()
         if kind.on_done is not None:
             kind.on_done(session, job, document)
+    return "done"
+
+
+def _done_without_document(tenant: TenantRef, job_id: int, kind: JobKind) -> str:
+    with tenant_session(db.session, tenant) as session:
+        set_context(session, Actor.system(f"job {kind.name}"))
+        job = session.get(Job, job_id, with_for_update=True)
+        if job.status == "done":
+            return "already done"
+        job.status, job.progress = "done", 100
+        job.finished_at = session.execute(select(func.now())).scalar()
+        session.flush()
+        if kind.on_done is not None:
+            kind.on_done(session, job, None)
     return "done"
 
 
@@ -292,6 +324,9 @@ def sweep(engine, queue: Queue | None = None, stale_after: int = HEARTBEAT_STALE
                 if job.attempts >= job.max_attempts:
                     job.status, job.finished_at = "failed", session.execute(select(func.now())).scalar()
                     record_event(session, "job_failed", "jobs", job.id, after={"error": job.error})
+                    kind = KINDS.get(job.kind)
+                    if kind is not None and kind.on_failed is not None:
+                        kind.on_failed(session, job)
                 else:
                     job.status = "requested"
                 new_status = job.status

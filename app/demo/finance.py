@@ -11,6 +11,8 @@ placed and shipped on past days through ``place_order(day=…)`` and
 - 华东医疗器械 (dealer1, D-SH-001) has an invoice due in five days (a reminder is due)
   and paid the invoice of its delivered order on receipt; it is never overdue, so the
   demo's and the tests' orders for it go through;
+- dealer1 and 广州百仕达 (dealer2) bought in each of the last two calendar months and paid
+  the older invoices by transfer: what their reconciliation statements state;
 - a receipt from a payer no dealer's bank details match waits for finance to assign it;
 - the daily reminders have run for today.
 """
@@ -37,8 +39,23 @@ HISTORY = {
     "D-ZJ-001": [(140, [("CV-GW-0141", 40), ("CV-SH-6F", 30)]), (100, [("CV-GC-6JL4", 30), ("CV-PTCA-2015", 10)])],
     "D-BJ-002": [(170, [("CV-SH-6F", 40), ("CV-GW-0141", 20)]), (75, [("CV-GC-6JL4", 20)])],
     "D-JS-001": [(90, [("CV-GW-0141", 30), ("CV-INF-30", 2)])],
-    "D-SH-001": [(85, [("CV-GW-0141", 10)])],
+    "D-SH-001": [(85, [("CV-GW-0141", 10)]), ((2, 8), [("CV-PTCA-2015", 20), ("CV-GC-6JL4", 15)]),
+                 ((2, 21), [("CV-NC-3012", 12)]), ((1, 6), [("CV-GW-0141", 20), ("CV-SH-6F", 10)]),
+                 ((1, 19), [("CV-PTCA-2520", 15)])],
+    "D-GD-001": [((2, 12), [("CV-GC-6JL4", 12), ("CV-SH-6F", 10)]), ((1, 15), [("CV-PTCA-2015", 10)])],
 }
+
+
+def _days_ago(when, today: date) -> int:
+    """``when`` as days before today: a number of days, or (months back, day of that
+    month) for history that must fall in the last calendar months (the statements)."""
+    if isinstance(when, int):
+        return when
+    months_back, day = when
+    first = today.replace(day=1)
+    for _ in range(months_back):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return (today - first.replace(day=day)).days
 
 
 def _user(session: Session, email: str) -> User | None:
@@ -95,7 +112,8 @@ def seed_finance(session: Session, slug: str) -> str:
         if dealer is None:
             continue
         owner = session.scalar(select(User).where(User.dealer_id == dealer.id).order_by(User.id)) or channel
-        for n, (days_ago, lines) in enumerate(orders, 1):
+        for n, (when, lines) in enumerate(orders, 1):
+            days_ago = _days_ago(when, today)
             wanted = _in_stock(session, dealer, lines, skus)
             if not wanted:
                 continue
@@ -142,6 +160,18 @@ def seed_finance(session: Session, slug: str) -> str:
             payment_ops.record_payment(session, finance, {
                 "dealer_id": first.dealer_id, "received_on": today, "amount": first.amount - first.settled_amount,
                 "bank_ref": f"{slug.upper()}-CMB-{today:%y%m%d}-0003", "reference": f"{first.number} 货款"}, day=today)
+            recorded += 1
+    # dealer1 and dealer2 paid last months' invoices by transfer, naming them (the statements
+    # of those months show invoices, payments and what is still open)
+    for code, bank in (("D-SH-001", "CMB"), ("D-GD-001", "GDB")):
+        history = [i for i in invoices_of(code) if i.issued_on < today.replace(day=1) - timedelta(days=31)]
+        for k, invoice in enumerate(history[:2]):
+            paid_on = min(today - timedelta(days=1), invoice.issued_on + timedelta(days=24 + 3 * k))
+            payment_ops.record_payment(session, finance, {
+                "dealer_id": invoice.dealer_id, "received_on": paid_on, "amount": invoice.amount,
+                "bank_ref": f"{slug.upper()}-{bank}-{paid_on:%y%m%d}-{invoice.id:04d}",
+                "reference": f"{invoice.dealer.name} 货款 {invoice.number}",
+                "payer_account": invoice.dealer.bank_account}, day=today)
             recorded += 1
     # a receipt whose payer matches no dealer's bank details, as a bank statement brings it
     unknown = bank_import.StatementOutcome(lines=[bank_import.Line(

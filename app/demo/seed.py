@@ -20,9 +20,10 @@ from app.demo.orders import seed_orders
 from app.demo.prices import seed_special_prices, seed_two_invoice
 from app.demo.rebate_use import seed_rebate_use
 from app.demo.rebates import seed_rebates
+from app.demo.statements import seed_statements
 from app.demo.stock import seed_stock
 from app.core.i18n import shanghai_today
-from app.finance.models import Payment
+from app.finance.models import Payment, Statement
 from app.identity.models import User
 from app.identity.operations import hash_password
 from app.inventory.models import Warehouse
@@ -71,6 +72,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 yield f"{slug}: {seed_rebates(session, slug)}"
             if not session.scalar(select(func.count()).select_from(RebateClaim)):
                 yield f"{slug}: {seed_rebate_use(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(Statement)):
+                yield f"{slug}: {seed_statements(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:

@@ -193,6 +193,9 @@ class PaymentReminder(IdMixin, db.Model):
 
 
 STATEMENT_STATUSES = ("generating", "issued", "confirmed", "disputed", "superseded", "failed")
+#: the sections of a statement: the receivable, the rebate balance, and the month's
+#: estimated accruals (a memo: not part of any balance)
+STATEMENT_SECTIONS = ("receivable", "rebate", "accrual")
 
 
 class Statement(IdMixin, TimestampMixin, db.Model):
@@ -209,6 +212,10 @@ class Statement(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("status IN ('generating', 'issued', 'confirmed', 'disputed', 'superseded', 'failed')",
                         name="status"),
         CheckConstraint("period_end >= period_start", name="period"),
+        # the figures add up on every row, whatever wrote it
+        CheckConstraint("closing_balance = opening_balance + invoiced - credited - paid", name="closing"),
+        CheckConstraint("rebate_closing = rebate_opening + rebate_earned - rebate_used - rebate_expired",
+                        name="rebate_closing"),
         Index("ix_statements_period", "period_start", "dealer_id"),
         Index("ix_statements_dealer_id_desc", "dealer_id", "id"),
     )
@@ -239,6 +246,11 @@ class Statement(IdMixin, TimestampMixin, db.Model):
     job_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("jobs.id"))
     run_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("statement_runs.id"), index=True)
     supersedes_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("statements.id"))
+    #: the previous month's current statement when this one was generated, and its closing
+    #: balances then: an opening balance that differs from them is pointed out on the statement
+    previous_statement_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("statements.id"))
+    previous_closing: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    previous_rebate_closing: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     confirmed_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
@@ -255,7 +267,7 @@ class StatementLine(IdMixin, db.Model):
     __tablename__ = "statement_lines"
     __table_args__ = (
         UniqueConstraint("statement_id", "line_no"),
-        CheckConstraint("section IN ('receivable', 'rebate')", name="section"),
+        CheckConstraint("section IN ('receivable', 'rebate', 'accrual')", name="section"),
         CheckConstraint("debit >= 0 AND credit >= 0", name="amounts"),
     )
 
@@ -281,7 +293,10 @@ class StatementDispute(IdMixin, db.Model):
     version, or answered)."""
 
     __tablename__ = "statement_disputes"
-    __table_args__ = (CheckConstraint("status IN ('open', 'corrected', 'answered')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'corrected', 'answered')", name="status"),
+        Index("ix_statement_disputes_status", "status", "id"),
+    )
 
     statement_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("statements.id"), nullable=False, index=True)
     #: the disputed lines (empty: the statement as a whole)
@@ -303,7 +318,12 @@ class StatementRun(IdMixin, db.Model):
     the background; the page shows overall progress from its counters."""
 
     __tablename__ = "statement_runs"
-    __table_args__ = (CheckConstraint("status IN ('running', 'done', 'failed')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="status"),
+        # one run of a month at a time
+        Index("uq_statement_runs_running", "period_start", unique=True,
+              postgresql_where=text("status::text = 'running'::text")),
+    )
 
     period_start: Mapped[date] = mapped_column(Date, nullable=False, index=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="running")
@@ -314,3 +334,24 @@ class StatementRun(IdMixin, db.Model):
     requested_by_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+RUN_OUTCOMES = ("pending", "issued", "unchanged", "kept", "failed")
+
+
+class StatementRunItem(IdMixin, db.Model):
+    """One dealer of a close-of-month run and its statement job: what became of it (a
+    new version issued, unchanged, kept because the month is confirmed, failed). The
+    run's progress is counted from these and their jobs."""
+
+    __tablename__ = "statement_run_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "dealer_id"),
+        CheckConstraint("outcome IN ('pending', 'issued', 'unchanged', 'kept', 'failed')", name="outcome"),
+    )
+
+    run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("statement_runs.id"), nullable=False)
+    dealer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("dealers.id"), nullable=False)
+    job_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("jobs.id"))
+    statement_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("statements.id"))
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False, server_default="pending")

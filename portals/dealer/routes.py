@@ -118,3 +118,12 @@ from portals.dealer import rebates as rebates_h  # noqa: E402
 
 bp.add_url_rule("/rebates", view_func=rebates_h.RHRebates.as_view("rebates"))
 bp.add_url_rule("/rebates/<int:policy_id>", view_func=rebates_h.RHRebatePolicy.as_view("rebate_policy"))
+
+# --- reconciliation statements (对账单) ---
+from portals.dealer import statements as statements_h  # noqa: E402
+
+bp.add_url_rule("/statements", view_func=statements_h.RHStatements.as_view("statements"))
+bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
+bp.add_url_rule("/statements/<int:statement_id>/confirm", view_func=statements_h.RHStatementConfirm.as_view("statement_confirm"))
+bp.add_url_rule("/statements/<int:statement_id>/dispute", view_func=statements_h.RHStatementDispute.as_view("statement_dispute"))
+bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))

@@ -201,3 +201,17 @@ bp.add_url_rule("/rebate-settlements", view_func=rebates_h.RHRebateSettlements.a
 bp.add_url_rule("/rebate-settlements/settle", view_func=rebates_h.RHRebateSettle.as_view("rebate_settle"))
 bp.add_url_rule("/rebate-settlements/close", view_func=rebates_h.RHRebatePeriodClose.as_view("rebate_period_close"))
 bp.add_url_rule("/rebate-settlements/accrue", view_func=rebates_h.RHRebateAccrue.as_view("rebate_accrue"))
+
+# --- reconciliation statements (对账单) ---
+from portals.manufacturer import statements as statements_h  # noqa: E402
+
+bp.add_url_rule("/statements", view_func=statements_h.RHStatements.as_view("statements"))
+bp.add_url_rule("/statements/runs", view_func=statements_h.RHStatementRunStart.as_view("statement_run_start"))
+bp.add_url_rule("/statements/runs/<int:run_id>", view_func=statements_h.RHStatementRun.as_view("statement_run"))
+bp.add_url_rule("/statements/runs/<int:run_id>/retry", view_func=statements_h.RHStatementRunRetry.as_view("statement_run_retry"))
+bp.add_url_rule("/statements/disputes", view_func=statements_h.RHStatementDisputes.as_view("statement_disputes"))
+bp.add_url_rule("/statements/disputes/<int:dispute_id>/answer", view_func=statements_h.RHDisputeAnswer.as_view("statement_dispute_answer"))
+bp.add_url_rule("/statements/disputes/<int:dispute_id>/correct", view_func=statements_h.RHDisputeCorrect.as_view("statement_dispute_correct"))
+bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
+bp.add_url_rule("/statements/<int:statement_id>/regenerate", view_func=statements_h.RHStatementRegenerate.as_view("statement_regenerate"))
+bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))

@@ -422,6 +422,8 @@ def _statements() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_runs'))
     )
     op.create_index(op.f('ix_statement_runs_period_start'), 'statement_runs', ['period_start'], unique=False)
+    op.create_index('uq_statement_runs_running', 'statement_runs', ['period_start'], unique=True,
+                    postgresql_where=sa.text("status::text = 'running'::text"))
     op.create_table('statements',
     sa.Column('number', sa.String(length=40), nullable=False),
     sa.Column('dealer_id', sa.BigInteger(), nullable=False),
@@ -447,6 +449,9 @@ def _statements() -> None:
     sa.Column('job_id', sa.BigInteger(), nullable=True),
     sa.Column('run_id', sa.BigInteger(), nullable=True),
     sa.Column('supersedes_id', sa.BigInteger(), nullable=True),
+    sa.Column('previous_statement_id', sa.BigInteger(), nullable=True),
+    sa.Column('previous_closing', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('previous_rebate_closing', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('issued_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('confirmed_by_id', sa.BigInteger(), nullable=True),
@@ -456,10 +461,13 @@ def _statements() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("status IN ('generating', 'issued', 'confirmed', 'disputed', 'superseded', 'failed')", name=op.f('ck_statements_status')),
     sa.CheckConstraint('period_end >= period_start', name=op.f('ck_statements_period')),
+    sa.CheckConstraint('closing_balance = opening_balance + invoiced - credited - paid', name=op.f('ck_statements_closing')),
+    sa.CheckConstraint('rebate_closing = rebate_opening + rebate_earned - rebate_used - rebate_expired', name=op.f('ck_statements_rebate_closing')),
     sa.ForeignKeyConstraint(['confirmed_by_id'], ['users.id'], name=op.f('fk_statements_confirmed_by_id_users')),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_statements_dealer_id_dealers')),
     sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_statements_job_id_jobs')),
     sa.ForeignKeyConstraint(['pdf_document_id'], ['documents.id'], name=op.f('fk_statements_pdf_document_id_documents')),
+    sa.ForeignKeyConstraint(['previous_statement_id'], ['statements.id'], name=op.f('fk_statements_previous_statement_id_statements')),
     sa.ForeignKeyConstraint(['run_id'], ['statement_runs.id'], name=op.f('fk_statements_run_id_statement_runs')),
     sa.ForeignKeyConstraint(['signature_id'], ['signatures.id'], name=op.f('fk_statements_signature_id_signatures')),
     sa.ForeignKeyConstraint(['supersedes_id'], ['statements.id'], name=op.f('fk_statements_supersedes_id_statements')),
@@ -485,7 +493,7 @@ def _statements() -> None:
     sa.Column('credit', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
     sa.Column('balance', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.CheckConstraint("section IN ('receivable', 'rebate')", name=op.f('ck_statement_lines_section')),
+    sa.CheckConstraint("section IN ('receivable', 'rebate', 'accrual')", name=op.f('ck_statement_lines_section')),
     sa.CheckConstraint('debit >= 0 AND credit >= 0', name=op.f('ck_statement_lines_amounts')),
     sa.ForeignKeyConstraint(['statement_id'], ['statements.id'], name=op.f('fk_statement_lines_statement_id_statements'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_lines')),
@@ -513,6 +521,22 @@ def _statements() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_disputes'))
     )
     op.create_index(op.f('ix_statement_disputes_statement_id'), 'statement_disputes', ['statement_id'], unique=False)
+    op.create_index('ix_statement_disputes_status', 'statement_disputes', ['status', 'id'], unique=False)
+    op.create_table('statement_run_items',
+    sa.Column('run_id', sa.BigInteger(), nullable=False),
+    sa.Column('dealer_id', sa.BigInteger(), nullable=False),
+    sa.Column('job_id', sa.BigInteger(), nullable=True),
+    sa.Column('statement_id', sa.BigInteger(), nullable=True),
+    sa.Column('outcome', sa.String(length=20), server_default='pending', nullable=False),
+    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.CheckConstraint("outcome IN ('pending', 'issued', 'unchanged', 'kept', 'failed')", name=op.f('ck_statement_run_items_outcome')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_statement_run_items_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], name=op.f('fk_statement_run_items_job_id_jobs')),
+    sa.ForeignKeyConstraint(['run_id'], ['statement_runs.id'], name=op.f('fk_statement_run_items_run_id_statement_runs')),
+    sa.ForeignKeyConstraint(['statement_id'], ['statements.id'], name=op.f('fk_statement_run_items_statement_id_statements')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_statement_run_items')),
+    sa.UniqueConstraint('run_id', 'dealer_id', name=op.f('uq_statement_run_items_run_id_dealer_id'))
+    )
 
 def _orders_and_hospitals() -> None:
     """Rebate use on orders (票折, 货补) and the hospital's ownership (两票制)."""
@@ -543,6 +567,9 @@ def _two_invoice() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('statement_run_items')
+    op.drop_index('ix_statement_disputes_status', table_name='statement_disputes')
+    op.drop_index('uq_statement_runs_running', table_name='statement_runs', postgresql_where=sa.text("status::text = 'running'::text"))
     op.drop_index('ix_sell_out_lines_buyer_dealer', table_name='sell_out_lines',
                   postgresql_where=sa.text('buyer_dealer_id IS NOT NULL'))
     op.drop_constraint(op.f('ck_sell_out_lines_not_to_itself'), 'sell_out_lines')
