@@ -331,6 +331,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     handlers["rebate_balances"] = rebate_ledger.RHRebateLedger
     from portals.manufacturer import rebates
     handlers["rebate_settlement"] = rebates.RHRebateSettlements  # its rows: tests/test_rebate_pages.py
+    from portals.manufacturer import statements
+    handlers["statements"] = statements.RHStatements
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -348,6 +350,7 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     pages["price_requests"] = "/manufacturer/price-requests?status=approved&dealer=D-SH"
     pages["two_invoice"] = "/manufacturer/two-invoice?month=2026-01&dealer=D-JS"
     pages["rebate_balances"] = "/manufacturer/rebate-ledger?q=D-SH"
+    pages["statements"] = "/manufacturer/statements?status=issued&q=D-SH"
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

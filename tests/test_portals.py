@@ -216,13 +216,22 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
                                 "/manufacturer/price-lists", "/manufacturer/expiry", "/manufacturer/imports", "/manufacturer/approvals",
                                 "/manufacturer/consignment", "/manufacturer/stock", "/manufacturer/warehouses",
                                 "/manufacturer/sell-out", "/manufacturer/channel-stock", "/manufacturer/orders",
-                                "/manufacturer/quotes", "/manufacturer/shipments", "/manufacturer/returns", "/account"}
+                                "/manufacturer/quotes", "/manufacturer/shipments", "/manufacturer/returns", "/account",
+                                # money: special prices, finance, rebates
+                                "/manufacturer/price-requests", "/manufacturer/invoices", "/manufacturer/payments",
+                                "/manufacturer/receivables", "/manufacturer/statements", "/manufacturer/statements/disputes",
+                                "/manufacturer/two-invoice", "/manufacturer/rebate-policies", "/manufacturer/rebate-settlements",
+                                "/manufacturer/rebate-ledger", "/manufacturer/rebate-claims", "/manufacturer/price-protections"}
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
     assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications",
                                 "/dealer/authorizations", "/dealer/prices", "/dealer/surgery-reports", "/dealer/sell-out",
                                 "/dealer/channel-stock", "/dealer/projects", "/dealer/orders", "/dealer/quotes",
-                                "/dealer/deliveries", "/dealer/returns", "/account"}
+                                "/dealer/deliveries", "/dealer/returns", "/account", "/dealer/price-requests",
+                                "/dealer/invoices", "/dealer/payments", "/dealer/statements", "/dealer/rebates",
+                                "/dealer/rebate-ledger", "/dealer/rebate-claims"}
+    # sales staff order and see rebates, not the books
+    assert links("dealer1.sales") == links("dealer1") - {"/dealer/invoices", "/dealer/payments", "/dealer/statements"}
     assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/hospital/stock",
                                   "/hospital/deliveries", "/hospital/lots", "/account"}

@@ -26,7 +26,7 @@ from app.rebates.models import RebateLedgerEntry as Entry
 LEDGER_VIEWERS = ("admin", "channel_manager", "regional_manager", "finance")
 
 KIND_LABELS = {
-    "accrued": _l("Accrued (estimate)"), "settled": _l("Settled"), "adjusted": _l("Adjusted"), "used": _l("Used"),
+    "accrued": _l("Accrued (estimate)"), "settled": _l("Settled (rebate)"), "adjusted": _l("Adjusted"), "used": _l("Used"),
     "released": _l("Given back"), "expired": _l("Expired"), "claim": _l("Claim approved"),
     "price_protection": _l("Price protection"),
 }

@@ -69,7 +69,7 @@ def labels() -> dict:
         "effect": {"gate": _l("Not met: nothing is paid"), "reduce": _l("Not met: the payout is reduced")},
         "use": {"offset": _l("Invoice offset"), "free_goods": _l("Free goods")},
         "capped_by": {"cap_rate": _l("capped at its share of the base"), "cap_amount": _l("capped at its amount")},
-        "period_status": {"current": _l("Running"), "ended": _l("Ended, not settled"), "settled": _l("Settled"),
+        "period_status": {"current": _l("Running"), "ended": _l("Ended, not settled"), "settled": _l("Settled (rebate)"),
                           "closed": _l("Closed")},
         "run_status": {"requested": _l("Waiting"), "running": _l("Running"), "done": _l("Done"),
                        "failed": _l("Failed")},

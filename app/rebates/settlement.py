@@ -271,7 +271,7 @@ def settlement_report(session: Session, key: str, run, summary: Summary) -> byte
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Settlement"))
     sheet.append([_("Period"), key, _("Run"), run.id if run else ""])
-    sheet.append([_("Written this run"), _("Settled"), summary.settled, _("Adjusted"), summary.adjusted,
+    sheet.append([_("Written this run"), _("Settled (rebate)"), summary.settled, _("Adjusted"), summary.adjusted,
                   _("Amount"), summary.written, _("Accruals reversed"), summary.reversed])
     sheet.append([])
     sheet.append([_("Dealer code"), _("Dealer"), _("Policy"), _("Version"), _("Base"), _("Tier"), _("Rate"),

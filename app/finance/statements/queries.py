@@ -54,7 +54,7 @@ KIND_LABELS = {
     "rebate_expired": _l("Rebate expiry"),
     "rebate_accrued": _l("Rebate accrued (estimate)"),
 }
-SECTION_LABELS = {"receivable": _l("Receivable"), "rebate": _l("Rebate balance"),
+SECTION_LABELS = {"receivable": _l("Accounts receivable"), "rebate": _l("Rebate balance"),
                   "accrual": _l("Estimated accruals (memo)")}
 FIGURE_LABELS = {
     "opening_balance": _l("Opening balance"), "invoiced": _l("Invoiced"), "credited": _l("Credit notes"),
@@ -314,7 +314,7 @@ def _register_export() -> None:
     register_export("statements", _l("Statements"), VIEWERS,
                     (_l("Statement"), _l("Month"), _l("Version"), _l("Dealer code"), _l("Dealer"), _l("Region"),
                      _l("Status"), _l("Opening balance"), _l("Closing balance"), _l("Rebate closing"), _l("Lines"),
-                     _l("Issued"), _l("Confirmed")),
+                     _l("Issued at"), _l("Confirmed")),
                     _export_rows, params=("q", "status", "month", "region", "dealer"))
 
 
