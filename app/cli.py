@@ -205,7 +205,10 @@ def outbox(slug, limit):
               help="Run each job in the worker process itself (RQ's SimpleWorker) instead of a forked work horse: "
                    "warm caches and no fork per job (statement PDFs: ~3x the throughput); a job that crashes the "
                    "interpreter takes the worker with it, and memory a job grew stays with the process.")
-def worker(burst, no_fork):
+@click.option("--max-jobs", type=click.IntRange(1), default=None,
+              help="Stop after this many jobs (with --no-fork: let the supervisor start a fresh process, so memory "
+                   "a large job grew is given back).")
+def worker(burst, no_fork, max_jobs):
     """Run an RQ worker (with its scheduler) on the app's Redis."""
     from rq import SimpleWorker, Worker
 
@@ -219,7 +222,8 @@ def worker(burst, no_fork):
     warm_up()  # once here, not once per forked work horse
     if not burst:
         start_sweeper_thread(current_app._get_current_object())
-    (SimpleWorker if no_fork else Worker)(queues, connection=get_redis()).work(with_scheduler=True, burst=burst)
+    (SimpleWorker if no_fork else Worker)(queues, connection=get_redis()).work(with_scheduler=True, burst=burst,
+                                                                                max_jobs=max_jobs)
 
 
 jobs_cli = AppGroup("jobs", help="Background jobs.")

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from app.catalog.models import ProductLine, Sku
 from app.channel.models import Dealer, Hospital, Qualification
 from app.core.i18n import SHANGHAI, shanghai_today
+from app.finance.models import Invoice
 from app.orders.models import Order, OrderLine, ReturnLine, ReturnRequest
 from app.rebates import policies, rules
 
@@ -94,7 +95,7 @@ def order(session, dealer_code: str, day: date, lines: list[tuple], status: str 
 
 
 def credited_return(session, dealer_code: str, credit_day: date, sku_code: str, quantity: int, price) -> int:
-    """A return credited on ``credit_day`` (credit note CN-<day>-<id>, as credit_return numbers it)."""
+    """A return credited on ``credit_day``: its credit note (红字发票) issued that day."""
     from app.inventory.operations import lot_for
 
     d, s = dealer(session, dealer_code), sku(session, sku_code)
@@ -102,10 +103,15 @@ def credited_return(session, dealer_code: str, credit_day: date, sku_code: str, 
     return_id = session.execute(insert(ReturnRequest).values(
         number="RT-" + uuid.uuid4().hex[:10].upper(), dealer_id=d.id, reason="overstock", status="credited",
         credit_amount=Decimal(price) * quantity).returning(ReturnRequest.id)).scalar()
-    session.execute(ReturnRequest.__table__.update().where(ReturnRequest.id == return_id).values(
-        credit_note_no=f"CN-{credit_day:%Y%m%d}-{return_id:06d}"))
+    number = f"CN-{credit_day:%Y%m%d}-{return_id:06d}"
+    session.execute(ReturnRequest.__table__.update().where(ReturnRequest.id == return_id).values(credit_note_no=number))
     session.execute(insert(ReturnLine).values(return_id=return_id, sku_id=s.id, lot_id=lot.id, quantity=quantity,
                                               unit_price=Decimal(price)))
+    amount = Decimal(price) * quantity
+    net = (amount / Decimal("1.13")).quantize(Decimal("0.01"))
+    session.execute(insert(Invoice).values(number=number, kind="credit_note", reason="return", dealer_id=d.id,
+                                           return_id=return_id, issued_on=credit_day, net_amount=net,
+                                           tax_amount=amount - net, amount=amount))
     return return_id
 
 

@@ -25,11 +25,11 @@ def test_acme_demo_has_a_closed_settled_quarter_and_accrues_this_one(as_tenant):
                                                                  RebateLedgerEntry.kind.in_(("settled", "adjusted")))
                                        .group_by(RebatePolicy.code)).all())
         assert settled["ACME-AGENT"] > 0 and settled["ACME-T1-CV"] > 0 and settled["ACME-IVD-GROWTH"] > 0
-        accrued_lq = session.scalar(select(func.sum(RebateLedgerEntry.amount)).where(
-            RebateLedgerEntry.period_key == LQ, RebateLedgerEntry.kind == "accrued"))
+        accrued_lq = session.scalar(select(func.sum(RebateLedgerEntry.amount)).join(RebatePolicy).where(
+            RebateLedgerEntry.period_key == LQ, RebateLedgerEntry.kind == "accrued", demo))
         assert accrued_lq in (None, 0)
-        accrued = session.scalar(select(func.sum(RebateLedgerEntry.amount)).where(
-            RebateLedgerEntry.period_key == CQ, RebateLedgerEntry.kind == "accrued"))
+        accrued = session.scalar(select(func.sum(RebateLedgerEntry.amount)).join(RebatePolicy).where(
+            RebateLedgerEntry.period_key == CQ, RebateLedgerEntry.kind == "accrued", demo))
         assert accrued > 0
 
 

@@ -615,6 +615,10 @@ def test_nobody_outside_the_dealer_or_its_region_reaches_a_statement(signed_in, 
     # the dealer's sales clerk reads no statements; a hospital and the manufacturer use other portals
     sales = signed_in("acme", "dealer1.sales")
     assert sales.get("/dealer/statements").status_code == 403 and sales.get(r["dealer_get"][0]).status_code == 403
+    documents = _statement(as_tenant, sid)
+    for document_id in (documents["pdf_document_id"], documents["xlsx_document_id"]):
+        assert own.get(f"/documents/{document_id}").status_code == 200  # nor through the files route
+        assert sales.get(f"/documents/{document_id}").status_code == 404, document_id
     for who in (signed_in("acme", "hospital1"), signed_in("acme", "finance")):
         for url in r["dealer_get"] + ["/dealer/statements"]:
             assert who.get(url).status_code == 403, url

@@ -8,7 +8,6 @@ attribute names, so that forms and the bulk import call the same code.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -336,21 +335,11 @@ def check_scan(upload: tuple[str, bytes] | None) -> tuple[str, str]:
 def _store_scan(session: Session, dealer: Dealer, qualification: Qualification, upload: tuple[str, bytes], by_user):
     """The scan's bytes in storage and its immutable Document row, which names the
     dealer (whose users may download it) and the qualification."""
-    from app.compliance.models import Document
-    from app.core.storage import get_storage
-    from tenants.session import current_tenant
+    from app.compliance.uploads import store_upload
 
     ext, content_type = check_scan(upload)
-    key = f"{current_tenant(session).slug}/uploads/qualifications/{uuid.uuid4().hex}.{ext}"
-    sha256 = get_storage().put(key, upload[1])
-    stem = re.sub(r"[^\w.\-]+", "_", (upload[0] or "scan").rsplit(".", 1)[0]).strip("._")[:80] or "scan"
-    document = Document(kind=ext, filename=f"{stem}.{ext}", content_type=content_type, size=len(upload[1]),
-                        sha256=sha256, storage_key=key, dealer_id=dealer.id, entity_type="qualifications",
-                        entity_id=str(qualification.id),
-                        created_by_id=getattr(by_user, "id", None))
-    session.add(document)
-    session.flush()
-    return document
+    return store_upload(session, upload[0], upload[1], ext, content_type, ("qualifications", qualification.id),
+                        dealer.id, by_user, default_name="scan")
 
 
 def add_qualification(session: Session, dealer: Dealer, values: dict, upload: tuple[str, bytes] | None,

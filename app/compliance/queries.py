@@ -125,6 +125,9 @@ def may_see_job(user, job) -> bool:
     if user.portal == "manufacturer":
         kind = KINDS.get(job.kind)
         return kind is not None and user.has_role(*kind.roles) and _within_reach(user, job)
+    kind = KINDS.get(job.kind)
+    if kind is not None and kind.portal_roles and not user.has_role(*kind.portal_roles):
+        return False  # a colleague without the role the kind asks for (a statement: owner or finance)
     return _same_organisation(user, job)
 
 
@@ -175,6 +178,11 @@ def document_for(session: Session, user, document_id: int):
     if doc.job_id is not None:
         return doc if may_see_job(user, session.get(Job, doc.job_id)) else None
     if user.portal != "manufacturer":
+        if doc.entity_type == "statements":
+            from app.finance.statements.queries import DEALER_ROLES
+
+            if not user.has_role(*DEALER_ROLES):
+                return None  # a statement's spreadsheet: the dealer's owner and finance only
         return doc if _same_organisation(user, doc) else None
     if user.has_role("admin", "qa_ra") or doc.created_by_id == user.id:
         return doc

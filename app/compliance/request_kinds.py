@@ -11,8 +11,9 @@ register_kind("price_request", _l("Special-price request"),
               on_decided="app.pricing.special_prices:price_request_decided",
               on_changed="app.pricing.special_prices:price_request_changed")
 register_kind("rebate_claim", _l("Rebate claim"), (AMOUNT, Fact("approved_amount", _l("Approved amount (CNY)"), "CNY")),
-              on_decided="app.rebates.claims:claim_decided")
-register_kind("price_protection", _l("Price protection"), (AMOUNT,), on_decided="app.rebates.protection:protection_decided")
+              on_decided="app.rebates.claims:claim_decided", on_changed="app.rebates.claims:claim_changed")
+register_kind("price_protection", _l("Price protection"), (AMOUNT,), on_decided="app.rebates.protection:protection_decided",
+              on_changed="app.rebates.protection:protection_changed")
 register_kind("order_over_credit", _l("Order over credit limit"), (AMOUNT, Fact("over_limit", _l("Amount over the limit (CNY)"), "CNY"),
                                                                     Fact("overdue_amount", _l("Overdue receivables (CNY)"), "CNY")),
               on_decided="app.orders.operations:credit_approval_decided")

@@ -74,15 +74,18 @@ class JobKind:
     #: called as ``on_failed(session, job)`` in the transaction that marks the job failed
     #: for good (last attempt, refused, or its worker died on the last attempt)
     on_failed: Callable | None = None
+    #: dealer or hospital roles a colleague needs to see the job and its document (empty:
+    #: any colleague of the dealer or hospital it was made for)
+    portal_roles: tuple[str, ...] = ()
 
 
 KINDS: dict[str, JobKind] = {}
 
 
 def job_kind(name: str, label, roles: tuple[str, ...] = ("admin",), timeout: int = 1800, on_done: Callable | None = None,
-             on_failed: Callable | None = None):
+             on_failed: Callable | None = None, portal_roles: tuple[str, ...] = ()):
     def register(fn):
-        KINDS[name] = JobKind(name, fn, label, roles, timeout, on_done, on_failed)
+        KINDS[name] = JobKind(name, fn, label, roles, timeout, on_done, on_failed, portal_roles)
         return fn
 
     return register

@@ -63,7 +63,7 @@ def main() -> int:
     children = [
         subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
                           "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env),
-        subprocess.Popen([str(bin_dir / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env),
+        subprocess.Popen([str(bin_dir / "flask"), "--app", "wsgi", "worker", "--no-fork"], cwd=ROOT, env=env),
     ]
     base = app.config["BASE_DOMAIN"]
     print("\nMedChannel is running. Ctrl-C stops it.\n")

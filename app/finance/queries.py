@@ -205,6 +205,12 @@ def credit_notes_for(session: Session, invoice_id: int) -> list[Invoice]:
                                                       Invoice.kind == "credit_note").order_by(Invoice.id)))
 
 
+def order_invoices(session: Session, order_id: int) -> list[Invoice]:
+    """An order's invoices and credit notes, oldest first (the order page lists them)."""
+    return list(session.scalars(select(Invoice).where(Invoice.order_id == order_id, Invoice.status != "void")
+                                .order_by(Invoice.issued_on, Invoice.id)))
+
+
 def reminders_for(session: Session, invoice_id: int) -> list[PaymentReminder]:
     return list(session.scalars(select(PaymentReminder).where(PaymentReminder.invoice_id == invoice_id)
                                 .order_by(PaymentReminder.sent_on, PaymentReminder.id)))

@@ -6,8 +6,9 @@ Life of a shipment: ``create_shipment`` packs allocated units of one warehouse (
 ``packed``; an allocation packed in part is split so that each allocation belongs to at
 most one open shipment) and asks for the packing list PDF; ``ship_shipment`` takes the
 units out of the warehouse (movement ``shipment`` allocated → out), moves the order's
-line counters and issues the shipment's invoice (``app.finance.invoices``); ``confirm_delivery`` records the signature, what arrived and any
-discrepancy; a discrepancy opens a return (a claim) at once.
+line counters and issues the shipment's invoice (``app.finance.invoices``);
+``confirm_delivery`` records the signature, what arrived and any discrepancy; a
+discrepancy opens a return (a claim) at once.
 
 Quantities at delivery: ``ShipmentLine.received_quantity`` is what physically arrived
 (damaged or wrong-lot units included: they are there and go back through the return);

@@ -20,8 +20,6 @@ Reads are at the end of the module; writes flush and never commit.
 """
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -282,25 +280,12 @@ def _check_evidence(uploads, problems) -> list[tuple[str, bytes, str, str]]:
 
 
 def _store_evidence(session: Session, request: PriceRequest, files, user) -> list[int]:
-    """Each file's bytes in storage and an immutable ``documents`` row naming the request
-    and the dealer (so the dealer's users and whoever may see the request download it)."""
-    from app.compliance.models import Document
-    from app.core.storage import get_storage
-    from tenants.session import current_tenant
+    """Each file kept as an immutable document naming the request and the dealer (so the
+    dealer's users and whoever may see the request download it)."""
+    from app.compliance.uploads import store_upload
 
-    ids = []
-    slug = current_tenant(session).slug
-    for name, data, ext, content_type in files:
-        key = f"{slug}/uploads/price_requests/{uuid.uuid4().hex}.{ext}"
-        sha256 = get_storage().put(key, data)
-        stem = re.sub(r"[^\w.\-]+", "_", (name or "evidence").rsplit(".", 1)[0]).strip("._")[:80] or "evidence"
-        document = Document(kind=ext, filename=f"{stem}.{ext}", content_type=content_type, size=len(data),
-                            sha256=sha256, storage_key=key, dealer_id=request.dealer_id, entity_type="price_requests",
-                            entity_id=str(request.id), created_by_id=getattr(user, "id", None))
-        session.add(document)
-        session.flush()
-        ids.append(document.id)
-    return ids
+    return [store_upload(session, name, data, ext, content_type, ("price_requests", request.id), request.dealer_id,
+                         user).id for name, data, ext, content_type in files]
 
 
 # --- writes ------------------------------------------------------------------------------------

@@ -7,8 +7,7 @@ number of lines (1,000,000 order lines: see bench/rebates.py).
 * ``purchase`` — order lines of the dealer's accepted orders (not ``pending_approval``,
   ``rejected`` or ``cancelled``; free-goods lines 货补 excluded, they are paid from the
   rebate itself), dated by the Shanghai day the order was submitted, **minus credited
-  returns** dated by the day of their credit note (its number carries it:
-  ``CN-<day>-<return id>``). A return reduces the period in which it is credited, not
+  returns** dated by the issue day of their credit note. A return reduces the period in which it is credited, not
   the one the goods were bought in (退货冲减当期): a closed period never reopens, and
   the dealer sees the deduction where it happens. A negative net counts as zero.
 * ``sell_out`` — the dealer's reported sell-out lines (流向) dated ``sold_on``, valued at
@@ -116,10 +115,10 @@ def _windows(policy: RebatePolicy, window: Window, params: dict) -> bool:
 
 
 def credit_day_sql(alias: str = "r") -> str:
-    """The day of a return's credit note, read from its number (CN-YYYYMMDD-id); NULL
-    for a number of another form (CASE, so to_date never sees one)."""
-    return (f"(CASE WHEN {alias}.credit_note_no ~ '^CN-[0-9]{{8}}-' "
-            f"THEN to_date(substr({alias}.credit_note_no, 4, 8), 'YYYYMMDD') END)")
+    """The day a return was credited: the issue day of its credit note (红字发票), NULL
+    while it has none."""
+    return (f"(SELECT c.issued_on FROM invoices c WHERE c.return_id = {alias}.id AND c.kind = 'credit_note' "
+            f"AND c.status <> 'void' ORDER BY c.id LIMIT 1)")
 
 
 def _dealer_filter(column: str, params: dict) -> str:

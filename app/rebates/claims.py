@@ -16,8 +16,6 @@ manufacturer's staff who may see the claim can download them.
 """
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -93,24 +91,12 @@ def _uploads(uploads) -> list[tuple[str, bytes, tuple[str, str]]]:
 
 
 def _store(session: Session, claim: RebateClaim, files, user) -> list[Document]:
-    """The evidence's bytes in storage and one immutable Document per file, naming the
-    dealer (whose users may download it) and the claim."""
-    from app.core.storage import get_storage
-    from tenants.session import current_tenant
+    """The evidence kept as immutable documents naming the dealer (whose users may
+    download them) and the claim."""
+    from app.compliance.uploads import store_upload
 
-    slug = current_tenant(session).slug
-    out = []
-    for name, data, (ext, content_type) in files:
-        key = f"{slug}/uploads/rebate_claims/{uuid.uuid4().hex}.{ext}"
-        sha256 = get_storage().put(key, data)
-        stem = re.sub(r"[^\w.\-]+", "_", (name or "evidence").rsplit(".", 1)[0]).strip("._")[:80] or "evidence"
-        document = Document(kind=ext, filename=f"{stem}.{ext}", content_type=content_type, size=len(data),
-                            sha256=sha256, storage_key=key, dealer_id=claim.dealer_id, entity_type="rebate_claims",
-                            entity_id=str(claim.id), created_by_id=getattr(user, "id", None))
-        session.add(document)
-        out.append(document)
-    session.flush()
-    return out
+    return [store_upload(session, name, data, ext, content_type, ("rebate_claims", claim.id), claim.dealer_id, user)
+            for name, data, (ext, content_type) in files]
 
 
 def _title(claim: RebateClaim, dealer: Dealer) -> str:
@@ -187,6 +173,15 @@ def claim_decided(session: Session, request) -> None:
                                            "activity_on": claim.activity_on.isoformat() if claim.activity_on else None})
     elif request.status == "rejected":
         claim.status = "rejected"
+        session.flush()
+
+
+def claim_changed(session: Session, request) -> None:
+    """The request was returned for changes, withdrawn or submitted again, from whichever
+    page: the claim follows it."""
+    claim = session.get(RebateClaim, int(request.entity_id)) if request.entity_id else None
+    if claim is not None and claim.status in OPEN and request.status in ("in_review", "returned", "withdrawn"):
+        claim.status = request.status
         session.flush()
 
 

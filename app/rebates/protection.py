@@ -181,6 +181,15 @@ def start_protection(session: Session, user, values: dict, today: date | None = 
     return protection
 
 
+def protection_changed(session: Session, request) -> None:
+    """Withdrawn from the approval's own page: the protection is withdrawn too (a
+    protection returned for changes stays in review until it is submitted again)."""
+    protection = session.get(PriceProtection, int(request.entity_id)) if request.entity_id else None
+    if protection is not None and protection.status == "in_review" and request.status == "withdrawn":
+        protection.status = "withdrawn"
+        session.flush()
+
+
 def protection_decided(session: Session, request) -> None:
     """Approved: a ``price_protection`` credit per dealer line; rejected: closed."""
     protection = session.get(PriceProtection, int(request.entity_id)) if request.entity_id else None

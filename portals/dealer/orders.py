@@ -14,6 +14,7 @@ from app.channel.queries import ChannelScope
 from app.compliance import queries as audit_q
 from app.core.coerce import as_id
 from app.core.db import db
+from app.finance import queries as finance_q
 from app.core.errors import InvalidInput
 from app.core.handlers import RHDealer, get_or_404
 from app.core.htmx import redirect, render_page
@@ -191,6 +192,7 @@ def order_page(order, errors: dict | None = None, status: int = 200, portal: str
     return render_page(f"{portal}/order.html", status=status, order=order,
                        allocations=orders_q.allocations_of(db.session, order),
                        events=orders_q.timeline(db.session, order), errors=errors or {}, today=shanghai_today(),
+                       invoices=finance_q.order_invoices(db.session, order.id),
                        **_labels(), **extra)
 
 

@@ -6,6 +6,7 @@ from app.compliance import approvals
 from app.core.db import db
 from app.core.handlers import RHDealer
 from app.core.htmx import render_page
+from app.core.i18n import shanghai_today
 from app.identity.queries import colleagues
 from portals import approvals as portal_approvals
 from portals.dealer import orders as orders_h
@@ -16,7 +17,11 @@ from portals.dealer import surgery as surgery_h
 from portals.dealer import projects as projects_h
 from portals.dealer import sellout as sellout_h
 from portals.dealer import special_prices as special_prices_h
-from app.core.i18n import shanghai_today
+from portals.dealer import finance as finance_h
+from portals.dealer import rebate_claims as rebate_claims_h
+from portals.dealer import rebate_ledger as rebate_ledger_h
+from portals.dealer import rebates as rebates_h
+from portals.dealer import statements as statements_h
 
 
 class RHDashboard(RHDealer):
@@ -88,7 +93,6 @@ bp.add_url_rule("/returns", view_func=deliveries_h.RHReturns.as_view("returns"))
 bp.add_url_rule("/returns/<int:return_id>", view_func=deliveries_h.RHReturn.as_view("return_detail"))
 
 # invoices and collections (回款)
-from portals.dealer import finance as finance_h  # noqa: E402  (beside its routes: areas add theirs at the end)
 bp.add_url_rule("/invoices", view_func=finance_h.RHInvoices.as_view("invoices"))
 bp.add_url_rule("/invoices/<int:invoice_id>", view_func=finance_h.RHInvoice.as_view("invoice"))
 bp.add_url_rule("/payments", view_func=finance_h.RHPayments.as_view("payments"))
@@ -101,10 +105,7 @@ bp.add_url_rule("/price-requests/<int:request_id>", view_func=special_prices_h.R
 bp.add_url_rule("/price-requests/<int:request_id>/withdraw", view_func=special_prices_h.RHPriceRequestWithdraw.as_view("price_request_withdraw"))
 bp.add_url_rule("/price-requests/<int:request_id>/resubmit", view_func=special_prices_h.RHPriceRequestResubmit.as_view("price_request_resubmit"))
 
-# --- rebate ledger, claims (issue 6: rebate ledger and use) ---
-from portals.dealer import rebate_claims as rebate_claims_h  # noqa: E402
-from portals.dealer import rebate_ledger as rebate_ledger_h  # noqa: E402
-
+# rebate ledger, claims (issue 6: rebate ledger and use)
 bp.add_url_rule("/rebate-ledger", view_func=rebate_ledger_h.RHRebateLedger.as_view("rebate_ledger"))
 bp.add_url_rule("/rebate-ledger/<int:entry_id>", view_func=rebate_ledger_h.RHRebateEntry.as_view("rebate_entry"))
 bp.add_url_rule("/rebate-claims", view_func=rebate_claims_h.RHRebateClaims.as_view("rebate_claims"))
@@ -113,15 +114,11 @@ bp.add_url_rule("/rebate-claims/<int:claim_id>", view_func=rebate_claims_h.RHReb
 bp.add_url_rule("/rebate-claims/<int:claim_id>/withdraw", view_func=rebate_claims_h.RHRebateClaimWithdraw.as_view("rebate_claim_withdraw"))
 bp.add_url_rule("/rebate-claims/<int:claim_id>/resubmit", view_func=rebate_claims_h.RHRebateClaimResubmit.as_view("rebate_claim_resubmit"))
 
-# --- rebate engine: why this amount ----------------------------------------------------------------
-from portals.dealer import rebates as rebates_h  # noqa: E402
-
+# rebate engine: why this amount
 bp.add_url_rule("/rebates", view_func=rebates_h.RHRebates.as_view("rebates"))
 bp.add_url_rule("/rebates/<int:policy_id>", view_func=rebates_h.RHRebatePolicy.as_view("rebate_policy"))
 
-# --- reconciliation statements (对账单) ---
-from portals.dealer import statements as statements_h  # noqa: E402
-
+# reconciliation statements (对账单)
 bp.add_url_rule("/statements", view_func=statements_h.RHStatements.as_view("statements"))
 bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
 bp.add_url_rule("/statements/<int:statement_id>/confirm", view_func=statements_h.RHStatementConfirm.as_view("statement_confirm"))

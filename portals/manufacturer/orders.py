@@ -14,6 +14,7 @@ from app.channel.queries import CHANNEL_VIEWERS, ChannelScope
 from app.compliance import queries as audit_q
 from app.core.coerce import int_arg
 from app.core.db import db
+from app.finance import queries as finance_q
 from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.jobs import request_job
@@ -99,6 +100,7 @@ def _order_page(order, errors: dict | None = None, status: int = 200):
                        allocations=orders_q.allocations_of(db.session, order),
                        events=orders_q.timeline(db.session, order), errors=errors or {},
                        history=audit_q.history(db.session, "orders", str(order.id)),
+                       invoices=finance_q.order_invoices(db.session, order.id),
                        can_cancel=may_act and order.status in ops.CANCELLABLE
                        and not any(line.shipped_quantity for line in order.lines),
                        can_reallocate=may_act and order.status in ops.ALLOCATABLE and any(

@@ -16,6 +16,12 @@ from portals.manufacturer import sellout as sellout_h
 from portals.manufacturer import shipments as ship_h
 from portals.manufacturer import special_prices as special_prices_h
 from portals.manufacturer import two_invoice as two_invoice_h
+from portals.manufacturer import finance as finance_h
+from portals.manufacturer import price_protections as protections_h
+from portals.manufacturer import rebate_claims as rebate_claims_h
+from portals.manufacturer import rebate_ledger as rebate_ledger_h
+from portals.manufacturer import rebates as rebates_h
+from portals.manufacturer import statements as statements_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -142,7 +148,6 @@ bp.add_url_rule("/returns/<int:return_id>/receive", view_func=ship_h.RHReturnRec
 bp.add_url_rule("/returns/<int:return_id>/credit", view_func=ship_h.RHReturnCredit.as_view("return_credit"))
 
 # invoices and collections (回款)
-from portals.manufacturer import finance as finance_h  # noqa: E402  (beside its routes: areas add theirs at the end)
 bp.add_url_rule("/invoices", view_func=finance_h.RHInvoices.as_view("invoices"))
 bp.add_url_rule("/invoices/<int:invoice_id>", view_func=finance_h.RHInvoice.as_view("invoice"))
 bp.add_url_rule("/invoices/<int:invoice_id>/tax-number", view_func=finance_h.RHInvoiceTaxNo.as_view("invoice_tax_no"))
@@ -166,11 +171,7 @@ bp.add_url_rule("/price-requests/<int:request_id>", view_func=special_prices_h.R
 bp.add_url_rule("/two-invoice", view_func=two_invoice_h.RHTwoInvoice.as_view("two_invoice"))
 bp.add_url_rule("/two-invoice/<int:line_id>", view_func=two_invoice_h.RHTwoInvoiceCase.as_view("two_invoice_case"))
 
-# --- rebate ledger, claims, price protection (issue 6: rebate ledger and use) ---
-from portals.manufacturer import price_protections as protections_h  # noqa: E402
-from portals.manufacturer import rebate_claims as rebate_claims_h  # noqa: E402
-from portals.manufacturer import rebate_ledger as rebate_ledger_h  # noqa: E402
-
+# rebate ledger, claims, price protection (issue 6: rebate ledger and use)
 bp.add_url_rule("/rebate-ledger", view_func=rebate_ledger_h.RHRebateLedger.as_view("rebate_ledger"))
 bp.add_url_rule("/rebate-ledger/dealers/<int:dealer_id>", view_func=rebate_ledger_h.RHRebateDealerLedger.as_view("rebate_dealer_ledger"))
 bp.add_url_rule("/rebate-ledger/entries/<int:entry_id>", view_func=rebate_ledger_h.RHRebateEntry.as_view("rebate_entry"))
@@ -184,9 +185,7 @@ bp.add_url_rule("/price-protections/<int:protection_id>", view_func=protections_
 bp.add_url_rule("/price-protections/<int:protection_id>/withdraw", view_func=protections_h.RHPriceProtectionWithdraw.as_view("price_protection_withdraw"))
 bp.add_url_rule("/price-protections/<int:protection_id>/resubmit", view_func=protections_h.RHPriceProtectionResubmit.as_view("price_protection_resubmit"))
 
-# --- rebate engine: policies, what-if simulation, settlements --------------------------------------
-from portals.manufacturer import rebates as rebates_h  # noqa: E402
-
+# rebate engine: policies, what-if simulation, settlements
 bp.add_url_rule("/rebate-policies", view_func=rebates_h.RHRebatePolicies.as_view("rebate_policies"))
 bp.add_url_rule("/rebate-policies/new", view_func=rebates_h.RHRebatePolicyNew.as_view("rebate_policy_new"))
 bp.add_url_rule("/rebate-policies/tier-row", view_func=rebates_h.RHRebateTierRow.as_view("rebate_tier_row"))
@@ -202,9 +201,7 @@ bp.add_url_rule("/rebate-settlements/settle", view_func=rebates_h.RHRebateSettle
 bp.add_url_rule("/rebate-settlements/close", view_func=rebates_h.RHRebatePeriodClose.as_view("rebate_period_close"))
 bp.add_url_rule("/rebate-settlements/accrue", view_func=rebates_h.RHRebateAccrue.as_view("rebate_accrue"))
 
-# --- reconciliation statements (对账单) ---
-from portals.manufacturer import statements as statements_h  # noqa: E402
-
+# reconciliation statements (对账单)
 bp.add_url_rule("/statements", view_func=statements_h.RHStatements.as_view("statements"))
 bp.add_url_rule("/statements/runs", view_func=statements_h.RHStatementRunStart.as_view("statement_run_start"))
 bp.add_url_rule("/statements/runs/<int:run_id>", view_func=statements_h.RHStatementRun.as_view("statement_run"))

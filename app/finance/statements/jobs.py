@@ -24,7 +24,7 @@ from app.core.storage import get_storage
 from app.finance.models import Statement, StatementRun
 from app.finance.statements import documents
 from app.finance.statements import operations as ops
-from app.finance.statements.queries import MANAGERS, VIEWERS
+from app.finance.statements.queries import DEALER_ROLES, MANAGERS, VIEWERS
 from tenants.session import current_tenant
 
 
@@ -60,7 +60,7 @@ def _statement_failed(session, job) -> None:
 
 
 @job_kind(ops.STATEMENT_JOB, _l("Reconciliation statement"), roles=VIEWERS, timeout=1800, on_done=_statement_done,
-          on_failed=_statement_failed)
+          on_failed=_statement_failed, portal_roles=DEALER_ROLES)
 def statement(ctx: JobContext) -> Output | None:
     """Generate one dealer's statement of a month, then print it."""
     from app.channel.models import Dealer
