@@ -217,9 +217,9 @@ def test_an_order_from_a_dealer_with_overdue_invoices_waits_for_credit_approval(
         before = order_ops.credit_position(s, dealer.id)
         assert before.overdue_amount == 0
         # money the dealer holds unapplied (credit notes, payments other tests left) counts
-        # against what is overdue: the overdue invoice is that much larger
-        unapplied = _open_position(s, dealer.id, shanghai_today()).unapplied
-        amount = unapplied + D("2345.00")
+        # against what is overdue: the new overdue invoice is larger by what is left of it
+        start = _open_position(s, dealer.id, shanghai_today())
+        amount = start.unapplied - start.overdue + D("2345.00")
         invoice(s, dealer, [(str(amount), "0.13")], day=shanghai_today() - timedelta(days=100), due_in=90)
         position = order_ops.credit_position(s, dealer.id)
         assert position.overdue_amount == D("2345.00") and position.receivable == before.receivable + amount
