@@ -133,10 +133,11 @@ def tenants_revision(message, autogenerate):
     """Write a new tenant migration, compared against the template schema."""
     from alembic import command
 
-    from tenants.migrations import TENANT_TREE, alembic_config
+    from tenants.migrations import TENANT_TREE, alembic_config, upgrade_public
     from tenants.provisioning import ensure_template
     from tenants.registry import TEMPLATE_SCHEMA
 
+    upgrade_public(db.engine)  # the template's triggers call public functions
     ensure_template(db.engine)
     cfg = alembic_config(TENANT_TREE)
     # Autogenerate compares against the dialect's default schema, which PostgreSQL

@@ -14,6 +14,8 @@ from app.finance.models import (Invoice, InvoiceApplication, InvoiceLine, Paymen
 from app.pricing.models import PriceBand, PriceList, PriceListItem, PriceRequest, PriceRequestLine, TenderPrice
 from app.rebates.models import (PriceProtection, PriceProtectionLine, RebateClaim, RebateLedgerEntry, RebatePeriod,
                                 RebatePolicy, SettlementRun)
+from app.service.models import (InstalledUnit, RecallCampaign, RecallHolding, RecallNotice, RecallScope, ServicePart,
+                                ServicePlan, ServiceTicket, ServiceVisit, SlaPolicy, TicketEvent)
 from tenants.models import SchemaMigrationRun, Tenant, TenantDomain
 
 __all__ = [
@@ -28,4 +30,6 @@ __all__ = [
     "Invoice", "InvoiceApplication", "InvoiceLine", "Payment", "PaymentReminder", "Statement", "StatementDispute",
     "StatementLine", "StatementRun", "StatementRunItem", "PriceRequest", "PriceRequestLine", "PriceProtection", "PriceProtectionLine",
     "RebateClaim", "RebateLedgerEntry", "RebatePeriod", "RebatePolicy", "SettlementRun",
+    "InstalledUnit", "RecallCampaign", "RecallHolding", "RecallNotice", "RecallScope", "ServicePart", "ServicePlan",
+    "ServiceTicket", "ServiceVisit", "SlaPolicy", "TicketEvent",
 ]
