@@ -9,6 +9,7 @@ from app.core.db import TimestampMixin, db
 #: name → default. Integers only so far; a new setting is one line here.
 DEFAULTS: dict[str, int] = {
     "near_expiry_days": 90,        # stock expiring within this many days is 近效期
+    "warranty_months": 12,         # a delivered unit's warranty (装机保修) runs this long unless after-sales say otherwise
     "slow_moving_days": 90,        # stock with no movement for this long is slow-moving
     "sell_out_due_day": 5,         # a month's sell-out is due by this day of the next month
     "default_min_shelf_days": 0,   # remaining shelf life an allocation needs unless a dealer/hospital says more

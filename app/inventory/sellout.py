@@ -33,6 +33,7 @@ from app.core.pagination import Page, keyset_page
 from app.inventory.models import Lot, SellOutLine
 from app.orders.models import Order, ReturnLine, ReturnRequest, Shipment, ShipmentLine
 from app.orders.queries import may_sell_to
+from app.service.installed import unit_from_sell_out
 
 COVER_WINDOW_DAYS = 90
 SOURCES = ("form", "import", "api")
@@ -347,6 +348,7 @@ def record_sell_out(session: Session, dealer: Dealer, user, values: dict, source
                        import_run_id=import_run_id, reported_by_id=getattr(user, "id", None))
     session.add(line)
     session.flush()
+    unit_from_sell_out(session, line, getattr(user, "id", None))
     return line
 
 

@@ -58,6 +58,7 @@ from app.orders.models import (
 )
 
 from app.orders.operations import refresh_status
+from app.service.installed import units_from_delivery
 
 #: manufacturer roles that pack and ship (regional managers within their regions)
 SHIPPERS = ("admin", "channel_manager", "regional_manager")
@@ -287,6 +288,7 @@ def confirm_delivery(session: Session, shipment: Shipment, user, signer_name: st
     shipment.signed_by_name, shipment.signed_by_id = signer_name, user.id
     shipment.delivery_note = (note or "").strip()[:2000] or shipment.delivery_note
     session.flush()
+    units_from_delivery(session, shipment, user.id)
     add_event(session, order, "discrepancy" if problems else "delivered", user.id, shipment=shipment.number,
               signer=signer_name, discrepancies=sorted(problems))
     opened = [_open_return(session, order, shipment, user, reason, picked, "\n".join(notes[reason]) or None)
