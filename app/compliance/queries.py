@@ -197,6 +197,11 @@ def document_for(session: Session, user, document_id: int):
         from app.pricing.special_prices import may_see_evidence
 
         return doc if may_see_evidence(session, user, doc) else None
+    if doc.entity_type == "service_tickets" and (doc.entity_id or "").isdigit():
+        # a ticket's photos: whoever may see the ticket may see them
+        from app.service.tickets import ticket_for
+
+        return doc if ticket_for(session, user, int(doc.entity_id)) is not None else None
     if doc.entity_type == "rebate_claims" and doc.dealer_id is not None:
         # a claim's evidence: whoever may see the claim may read it
         from app.channel.queries import ChannelScope, dealer_detail

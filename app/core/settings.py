@@ -15,6 +15,9 @@ DEFAULTS: dict[str, int] = {
     "default_min_shelf_days": 0,   # remaining shelf life an allocation needs unless a dealer/hospital says more
     "rebate_offset_max_pct": 30,   # 票折 on an order: at most this share (%) of the order amount
     "rebate_credit_expiry_days": 365,  # an approved claim or price protection credit is usable this long (0: no expiry)
+    "service_hours_start": 8 * 60 + 30,  # service desk opens (minutes after midnight, Shanghai); SLA business hours
+    "service_hours_end": 17 * 60 + 30,   # and closes
+    "service_weekdays": 0b0011111,       # the days it is open, bit 0 = Monday (31: Monday to Friday)
 }
 
 

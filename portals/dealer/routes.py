@@ -22,6 +22,7 @@ from portals.dealer import rebate_claims as rebate_claims_h
 from portals.dealer import rebate_ledger as rebate_ledger_h
 from portals.dealer import rebates as rebates_h
 from portals.dealer import statements as statements_h
+from portals.dealer import tickets as tickets_h
 
 
 class RHDashboard(RHDealer):
@@ -124,3 +125,10 @@ bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHState
 bp.add_url_rule("/statements/<int:statement_id>/confirm", view_func=statements_h.RHStatementConfirm.as_view("statement_confirm"))
 bp.add_url_rule("/statements/<int:statement_id>/dispute", view_func=statements_h.RHStatementDispute.as_view("statement_dispute"))
 bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
+
+# service tickets (工单) of the hospitals the dealer serves
+bp.add_url_rule("/tickets", view_func=tickets_h.RHTickets.as_view("tickets"))
+bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_new"))
+bp.add_url_rule("/tickets/<int:ticket_id>", view_func=tickets_h.RHTicket.as_view("ticket"))
+bp.add_url_rule("/tickets/<int:ticket_id>/note", view_func=tickets_h.RHTicketNote.as_view("ticket_note"))
+bp.add_url_rule("/tickets/<int:ticket_id>/resolve", view_func=tickets_h.RHTicketResolve.as_view("ticket_resolve"))

@@ -9,6 +9,7 @@ from app.identity.queries import colleagues
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
 from portals.hospital import surgery as surgery_h
+from portals.hospital import tickets as tickets_h
 
 
 class RHDashboard(RHHospital):
@@ -29,3 +30,10 @@ bp.add_url_rule("/deliveries/<int:shipment_id>", view_func=deliveries_h.RHDelive
 bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHDeliverySign.as_view("delivery_sign"))
 bp.add_url_rule("/stock", view_func=deliveries_h.RHStock.as_view("stock"))
 bp.add_url_rule("/lots", view_func=deliveries_h.RHLots.as_view("lots"))
+bp.add_url_rule("/tickets", view_func=tickets_h.RHTickets.as_view("tickets"))
+bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_new"))
+bp.add_url_rule("/tickets/<int:ticket_id>", view_func=tickets_h.RHTicket.as_view("ticket"))
+bp.add_url_rule("/tickets/<int:ticket_id>/note", view_func=tickets_h.RHTicketNote.as_view("ticket_note"))
+bp.add_url_rule("/tickets/<int:ticket_id>/confirm", view_func=tickets_h.RHTicketConfirm.as_view("ticket_confirm"))
+bp.add_url_rule("/tickets/<int:ticket_id>/reopen", view_func=tickets_h.RHTicketReopen.as_view("ticket_reopen"))
+bp.add_url_rule("/tickets/<int:ticket_id>/cancel", view_func=tickets_h.RHTicketCancel.as_view("ticket_cancel"))

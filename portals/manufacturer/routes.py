@@ -22,6 +22,7 @@ from portals.manufacturer import rebate_claims as rebate_claims_h
 from portals.manufacturer import rebate_ledger as rebate_ledger_h
 from portals.manufacturer import rebates as rebates_h
 from portals.manufacturer import statements as statements_h
+from portals.manufacturer import tickets as tickets_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
 
@@ -212,3 +213,17 @@ bp.add_url_rule("/statements/disputes/<int:dispute_id>/correct", view_func=state
 bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
 bp.add_url_rule("/statements/<int:statement_id>/regenerate", view_func=statements_h.RHStatementRegenerate.as_view("statement_regenerate"))
 bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
+
+# after-sales: service tickets (工单), SLA policies, response and resolution times per region
+bp.add_url_rule("/tickets", view_func=tickets_h.RHTickets.as_view("tickets"))
+bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_new"))
+bp.add_url_rule("/tickets/<int:ticket_id>", view_func=tickets_h.RHTicket.as_view("ticket"))
+bp.add_url_rule("/tickets/<int:ticket_id>/assign", view_func=tickets_h.RHTicketAssign.as_view("ticket_assign"))
+bp.add_url_rule("/tickets/<int:ticket_id>/note", view_func=tickets_h.RHTicketNote.as_view("ticket_note"))
+bp.add_url_rule("/tickets/<int:ticket_id>/parts", view_func=tickets_h.RHTicketParts.as_view("ticket_parts"))
+bp.add_url_rule("/tickets/<int:ticket_id>/resolve", view_func=tickets_h.RHTicketResolve.as_view("ticket_resolve"))
+bp.add_url_rule("/tickets/<int:ticket_id>/cancel", view_func=tickets_h.RHTicketCancel.as_view("ticket_cancel"))
+bp.add_url_rule("/service-times", view_func=tickets_h.RHServiceTimes.as_view("service_times"))
+bp.add_url_rule("/sla-policies", view_func=tickets_h.RHSlaPolicies.as_view("sla_policies"))
+bp.add_url_rule("/sla-policies/hours", view_func=tickets_h.RHServiceHours.as_view("service_hours"))
+bp.add_url_rule("/sla-policies/<int:policy_id>/delete", view_func=tickets_h.RHSlaPolicyDelete.as_view("sla_policy_delete"))
