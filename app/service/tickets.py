@@ -50,7 +50,7 @@ def urgency_labels() -> dict:
 
 
 def status_labels() -> dict:
-    return {"open": _l("Open"), "assigned": _l("Assigned"), "in_progress": _l("In progress"),
+    return {"open": _l("Awaiting response"), "assigned": _l("Assigned"), "in_progress": _l("In progress"),
             "resolved": _l("Resolved"), "confirmed": _l("Confirmed"), "cancelled": _l("Cancelled")}
 
 
