@@ -16,6 +16,7 @@ from app.core.errors import InvalidInput
 from app.core.handlers import get_or_404
 from app.core.htmx import redirect, render_page
 from app.service import tickets as tk
+from app.service.sla import SHANGHAI
 from portals.forms import refused
 
 
@@ -86,6 +87,7 @@ def ticket_page(portal_name: str, ticket, errors: dict | None = None, form: dict
     if portal_name == "manufacturer" and tk.may_work(current_user, ticket):
         extra["assignees"] = tk.assignees(db.session)
         extra["part_choices"] = _part_choices()
+        extra["parts_charged"] = tk.charges(ticket.unit, ticket.created_at.astimezone(SHANGHAI).date())[2]
     from app.identity.models import User
 
     raised_by = db.session.get(User, ticket.raised_by_id) if ticket.raised_by_id else None
@@ -101,11 +103,7 @@ def ticket_page(portal_name: str, ticket, errors: dict | None = None, form: dict
 
 def _part_choices() -> list:
     """Spare-part stock a ticket can draw on (available lots in the manufacturer's warehouses)."""
-    try:
-        from app.service.parts import available_parts
-    except ImportError:
-        return []
-    return available_parts(db.session)
+    return tk.available_parts(db.session)
 
 
 class TicketView:
@@ -124,7 +122,7 @@ class TicketActView(TicketView):
     act = ""
     FIELDS = {"assign": ("assigned_to_id", "note"), "note": ("note",), "resolve": ("resolution", "labour_amount"),
               "confirm": ("rating", "rating_comment"), "reopen": ("reopen_reason",), "cancel": ("cancel_reason",),
-              "parts": ("parts",)}
+              "parts": ("parts",) + tuple(f"{k}-{n}" for k in ("stock", "quantity", "price") for n in range(3))}
 
     def get(self, ticket_id):
         abort(405)
@@ -177,9 +175,9 @@ def _part_lines(form: dict) -> list[dict]:
             continue
         warehouse, _sep, lot = choice.partition(":")
         if as_id(warehouse) is None or as_id(lot) is None:
-            raise InvalidInput("parts", _("Choose the spare part's stock for every row with a quantity."))
-        lines.append({"warehouse_id": as_id(warehouse), "lot_id": as_id(lot),
-                      "quantity": coerce.whole({"parts": quantity}, "parts", 1, 1000, default=1)})
+            raise InvalidInput(f"stock-{n}", _("Choose the spare part's stock for every row with a quantity."))
+        lines.append({"warehouse_id": as_id(warehouse), "lot_id": as_id(lot), "unit_price": form.get(f"price-{n}"),
+                      "quantity": coerce.whole({f"quantity-{n}": quantity}, f"quantity-{n}", 1, 1000, default=1)})
     if not lines:
         raise InvalidInput("parts", _("Add at least one spare part."))
     return lines

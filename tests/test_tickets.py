@@ -415,3 +415,59 @@ def test_dealer_and_hospital_raise_through_their_pages(signed_in, as_tenant):
     hospital = signed_in("acme", "hospital1")
     assert "季度巡检发现异响" in hospital.get("/hospital/tickets").get_data(as_text=True)
     assert "季度巡检发现异响" not in signed_in("acme", "hospital2").get("/hospital/tickets?status=all").get_data(as_text=True)
+
+
+# --- spare parts ------------------------------------------------------------------------------------------
+
+def _balance(s, warehouse_id, lot_id):
+    from app.inventory.models import StockBalance
+
+    return s.scalar(select(StockBalance.quantity).where(StockBalance.warehouse_id == warehouse_id,
+                                                        StockBalance.lot_id == lot_id,
+                                                        StockBalance.state == "available")) or 0
+
+
+def test_spare_parts_leave_stock_free_in_warranty_and_priced_out_of_it(as_tenant):
+    from app.inventory.models import StockMovement
+
+    with as_tenant("acme") as s:
+        service = _user(s, "service")
+        stock = next(p for p in tk.available_parts(s) if _balance(s, p["warehouse_id"], p["lot_id"]) >= 2)
+        before = _balance(s, stock["warehouse_id"], stock["lot_id"])
+        covered = _raise(s, _user(s, "hospital1"), unit=_unit(s, "H-SH-001", "warranty"))
+        parts = tk.use_ticket_parts(s, covered, service, [{**stock, "quantity": 1}])
+        assert [(p.quantity, p.charged, p.unit_price) for p in parts] == [(1, False, Decimal("0.00"))]
+        assert covered.status == "in_progress" and covered.responded_at is not None
+        out = _raise(s, _user(s, "hospital1"), unit=_unit(s, "H-SH-001", "out_of_warranty"))
+        with pytest.raises(InvalidInput) as err:  # out of warranty: the price is needed
+            tk.use_ticket_parts(s, out, service, [{**stock, "quantity": 1}])
+        assert err.value.field == "price-0"
+        with pytest.raises(InvalidInput) as err:  # more than there is
+            tk.use_ticket_parts(s, out, service, [{**stock, "quantity": before + 5, "unit_price": "10"}])
+        assert err.value.field == "quantity-0"
+        charged = tk.use_ticket_parts(s, out, service, [{**stock, "quantity": 1, "unit_price": "1280.00"}])
+        assert [(p.charged, p.unit_price) for p in charged] == [(True, Decimal("1280.00"))]
+        assert _balance(s, stock["warehouse_id"], stock["lot_id"]) == before - 2
+        moves = s.scalars(select(StockMovement).where(StockMovement.kind == "service_use",
+                                                      StockMovement.id.in_([p.movement_id for p in parts + charged]))).all()
+        assert len(moves) == 2
+        with pytest.raises(InvalidInput):  # a dealer does not take the manufacturer's stock
+            tk.use_ticket_parts(s, out, _user(s, "dealer1"), [{**stock, "quantity": 1}])
+        s.rollback()
+
+
+def test_parts_form_on_the_ticket_page(signed_in, as_tenant, shanghai_ticket):
+    tid = shanghai_ticket
+    with as_tenant("acme") as s:
+        stock = next(p for p in tk.available_parts(s) if _balance(s, p["warehouse_id"], p["lot_id"]) >= 1)
+    service = signed_in("acme", "service")
+    page = f"/manufacturer/tickets/{tid}"
+    html = service.get(page).get_data(as_text=True)
+    assert f'value="{stock["warehouse_id"]}:{stock["lot_id"]}"' in html
+    bad = service.post(f"{page}/parts", {"stock-0": "", "quantity-0": "2"}, token_from=page)
+    assert bad.status_code == 400 and 'id="f-stock-0-error"' in bad.get_data(as_text=True)
+    ok = service.post(f"{page}/parts", {"stock-0": f'{stock["warehouse_id"]}:{stock["lot_id"]}', "quantity-0": "1"},
+                      token_from=page)
+    assert ok.status_code == 303
+    assert "使用备件" in service.get(page).get_data(as_text=True)
+    assert "使用备件" in signed_in("acme", "hospital1").get(f"/hospital/tickets/{tid}").get_data(as_text=True)

@@ -463,22 +463,61 @@ def add_note(session: Session, ticket: ServiceTicket, user, note: str, now: date
     return ticket
 
 
+def available_parts(session: Session, limit: int = 300) -> list:
+    """Stock a ticket can draw spare parts from: available lots in the manufacturer's own
+    active warehouses (not consignment), by product and first expiry."""
+    from app.catalog.models import Sku
+    from app.inventory.models import Lot, StockBalance, Warehouse
+
+    rows = session.execute(
+        select(StockBalance.warehouse_id, StockBalance.lot_id, StockBalance.quantity, Sku.code, Sku.name,
+               Lot.lot_no, Lot.serial_no, Lot.expires_on, Warehouse.code.label("warehouse_code"))
+        .join(Lot, Lot.id == StockBalance.lot_id).join(Sku, Sku.id == Lot.sku_id)
+        .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
+        .where(StockBalance.state == "available", StockBalance.quantity > 0, Warehouse.status == "active",
+               Warehouse.kind != "consignment", or_(Lot.expires_on.is_(None), Lot.expires_on >= shanghai_today()))
+        .order_by(Sku.code, Lot.expires_on.nulls_last(), Lot.id, Warehouse.code).limit(limit)).all()
+    return [{"warehouse_id": r.warehouse_id, "lot_id": r.lot_id,
+             "label": f"{r.code} {r.name} · {r.lot_no or r.serial_no} · {r.warehouse_code} · {r.quantity}"}
+            for r in rows]
+
+
+PART_FIELDS = {"quantity": "quantity", "unit_price": "price"}
+
+
 def use_ticket_parts(session: Session, ticket: ServiceTicket, user, lines: list[dict],
                      now: datetime | None = None) -> list:
-    """Spare parts used on the ticket: taken from stock (``use_parts``), charged or not
-    by the unit's warranty standing when the ticket was raised."""
-    from app.service.parts import use_parts
+    """Spare parts used on the ticket: taken from stock (``app.service.parts.use_parts``,
+    a ``service_use`` movement per lot), charged at the price entered when the unit's
+    warranty standing on the day the ticket was raised does not cover parts. ``lines``:
+    ``{"warehouse_id", "lot_id", "quantity", "unit_price"}`` each."""
+    from app.catalog.models import Sku
+    from app.inventory.models import Lot
+    from app.service.parts import PartLine, PartsRefused, use_parts
 
     now = now or datetime.now(timezone.utc)
     _lock(session, ticket)
     if not (user.portal == "manufacturer" and may_work(user, ticket)):
         raise InvalidInput("form", _("This ticket cannot be worked on any more, or not by you."))
     _standing, _labour, parts_charged = charges(ticket.unit, ticket.created_at.astimezone(sla.SHANGHAI).date())
-    used = use_parts(session, ticket=ticket, lines=lines, actor_id=user.id)
+    part_lines = []
+    for row, line in enumerate(lines):
+        lot = session.get(Lot, line["lot_id"])
+        if lot is None:
+            raise InvalidInput(f"stock-{row}", _("Choose a valid option."))
+        price = None
+        if parts_charged:
+            price = coerce.money({f"price-{row}": line.get("unit_price")}, f"price-{row}", required=True)
+        part_lines.append(PartLine(sku_id=lot.sku_id, quantity=line["quantity"], warehouse_id=line["warehouse_id"],
+                                   lot_id=lot.id, unit_price=price))
+    try:
+        used = use_parts(session, ticket=ticket, lines=part_lines, actor_id=user.id, charged=parts_charged)
+    except PartsRefused as err:
+        raise InvalidInput(f"{PART_FIELDS.get(err.field, 'stock')}-{err.row}", err.message) from None
     for part in used:
-        part.charged = parts_charged
-        _event(session, ticket, "part_used", user, None, at=now, sku=part.sku.code if part.sku else None,
-               lot_id=part.lot_id, quantity=part.quantity, charged=parts_charged)
+        sku = session.get(Sku, part.sku_id)
+        _event(session, ticket, "part_used", user, None, at=now, sku=sku.code, lot_id=part.lot_id,
+               quantity=part.quantity, charged=part.charged, unit_price=str(part.unit_price))
     _responds(ticket, user, now)
     if ticket.status in ("open", "assigned"):
         ticket.status = "in_progress"
