@@ -471,3 +471,19 @@ def test_parts_form_on_the_ticket_page(signed_in, as_tenant, shanghai_ticket):
     assert ok.status_code == 303
     assert "使用备件" in service.get(page).get_data(as_text=True)
     assert "使用备件" in signed_in("acme", "hospital1").get(f"/hospital/tickets/{tid}").get_data(as_text=True)
+
+
+# --- the demo ------------------------------------------------------------------------------------------------
+
+def test_the_demo_has_three_months_of_tickets_across_the_regions(as_tenant, signed_in):
+    with as_tenant("acme") as s:
+        demo = select(ServiceTicket).where(ServiceTicket.description.contains("。"))
+        tickets = s.scalars(demo).all()
+        statuses = {t.status for t in tickets}
+        assert len(tickets) >= 25 and {"confirmed", "resolved", "in_progress", "open", "cancelled"} <= statuses
+        assert any(t.escalation_level for t in tickets) and any(t.rating for t in tickets)
+        assert s.scalar(select(SlaPolicy).where(SlaPolicy.region_id.is_not(None))) is not None
+    times = signed_in("acme", "service").get("/manufacturer/service-times").get_data(as_text=True)
+    for area in ("京津冀", "华东", "华南"):
+        assert f'data-region="{area}"' in times
+    assert "工单" in signed_in("acme", "hospital1").get("/hospital/tickets?status=all").get_data(as_text=True)
