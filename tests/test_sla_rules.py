@@ -60,6 +60,14 @@ def test_a_saturday_desk_counts_saturday():
     assert sla.due_at(at("2026-12-04 17:00"), 2 * 60, MON_TO_SAT) == at("2026-12-05 10:00")
 
 
+def test_a_long_target_on_a_thin_desk_is_counted_a_week_at_a_time():
+    """Half an hour on Mondays only: 15,691 minutes is ten years of Mondays and a bit."""
+    thin = ServiceHours(0, 30, 0b0000001)
+    due = sla.due_at(at("2026-01-01 00:00"), 15691, thin)
+    assert sla.clock_minutes(at("2026-01-01 00:00"), due, thin) == 15691
+    assert due.astimezone(SH).weekday() == 0
+
+
 def test_elapsed_clock_skips_nights_and_weekends():
     assert sla.clock_minutes(at("2026-12-04 16:30"), at("2026-12-07 09:30"), OFFICE) == 120
     assert sla.clock_minutes(at("2026-12-05 10:00"), at("2026-12-06 23:00"), OFFICE) == 0

@@ -70,8 +70,14 @@ def due_at(start: datetime, minutes: int, hours: ServiceHours | None) -> datetim
     local = _local(start)
     day = _midnight(local)
     left = timedelta(minutes=minutes)
+    week = timedelta(minutes=sum(hours.daily_minutes for d in range(7) if hours.open_on(d)))
     # Shanghai has no daylight saving, so local days are 24 h and adding a day is safe.
     for _ in range(366 * 10):
+        if day > local and left > 2 * week:
+            # from a midnight, seven days hold exactly one week of service time
+            weeks = left // week - 1
+            day += timedelta(days=7 * weeks)
+            left -= week * weeks
         if hours.open_on(day.weekday()):
             opens, closes = _window(day, hours)
             begin = max(opens, local)
