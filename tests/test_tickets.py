@@ -348,6 +348,56 @@ def test_nobody_else_can_read_or_change_a_ticket(signed_in, shanghai_ticket):
         assert signed_in("acme", "dealer1").get(path).status_code == 403
 
 
+def test_every_act_is_closed_to_the_other_hospital_dealer_and_tenant(signed_in, as_tenant, shanghai_ticket):
+    tid = shanghai_ticket
+    acts = {"hospital": ("note", "confirm", "reopen", "cancel"), "dealer": ("note", "resolve"),
+            "manufacturer": ("assign", "note", "parts", "resolve", "cancel")}
+    data = {"note": "x", "rating": "5", "reopen_reason": "x", "cancel_reason": "x", "resolution": "x",
+            "assigned_to_id": "1", "stock-0": "1:1", "quantity-0": "1"}
+    outsiders = {"hospital": [("acme", "hospital2"), ("globex", "hospital1")],
+                 "dealer": [("acme", "dealer2"), ("globex", "dealer1")],
+                 "manufacturer": [("globex", "admin"), ("acme", "sales.south")]}
+    for portal, names in acts.items():
+        for slug, local in outsiders[portal]:
+            b = signed_in(slug, local)
+            assert b.get(f"/{portal}/tickets/{tid}").status_code == 404, (slug, local)
+            for act in names:
+                code = b.post(f"/{portal}/tickets/{tid}/{act}", data, token_from=f"/{portal}/tickets").status_code
+                assert code in (403, 404), (slug, local, act, code)
+    for slug, local in (("acme", "hospital1"), ("acme", "dealer1")):  # other portals' acts
+        b = signed_in(slug, local)
+        assert b.post(f"/manufacturer/tickets/{tid}/resolve", data, token_from="/account").status_code == 403
+    with as_tenant("acme") as s:
+        t = s.get(ServiceTicket, tid)
+        assert t.status == "open" and t.assigned_to_id is None and t.resolution is None
+        assert [e.kind for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tid))] == ["raised"]
+        policy_id = s.scalar(select(SlaPolicy.id).limit(1))
+    for slug, local in (("acme", "hospital1"), ("acme", "dealer1"), ("acme", "sales.east")):
+        b = signed_in(slug, local)
+        code = b.post(f"/manufacturer/sla-policies/{policy_id}/delete", {}, token_from="/account").status_code
+        assert code in (403, 404), (slug, local)
+        if slug == "acme":
+            assert b.post("/manufacturer/sla-policies/hours", {"opens": "00:00", "closes": "23:00", "weekdays": "6"},
+                          token_from="/account").status_code == 403
+    with as_tenant("acme") as s:
+        assert s.get(SlaPolicy, policy_id) is not None
+        assert tk.service_hours(s).weekdays == 31
+
+
+def test_after_sales_raise_form_lists_hospitals_then_units(signed_in, as_tenant):
+    service = signed_in("acme", "service")
+    first = service.get("/manufacturer/tickets/new").get_data(as_text=True)
+    assert 'name="hospital"' in first and "北京协和医院" in first and 'name="unit_id"' not in first
+    with as_tenant("acme") as s:
+        unit = _unit(s, "H-BJ-002", "warranty")
+        hospital_id, unit_id = unit.hospital_id, unit.id
+    form = service.get(f"/manufacturer/tickets/new?hospital={hospital_id}&unit={unit_id}").get_data(as_text=True)
+    assert f'<option value="{unit_id}" selected>' in form
+    assert signed_in("acme", "sales.east").get("/manufacturer/tickets/new").status_code == 403
+    english = service.get("/manufacturer/tickets", headers={"Accept-Language": "en"})
+    assert english.status_code == 200
+
+
 def test_the_whole_journey_through_the_pages(signed_in, as_tenant, shanghai_ticket):
     tid = shanghai_ticket
     service = signed_in("acme", "service")
