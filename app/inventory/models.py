@@ -49,6 +49,7 @@ MOVEMENT_KINDS = (
     "expiry",         # available → expired
     "adjustment",     # a count correction, with reason (either direction)
     "scrap",          # quarantined/expired → out
+    "service_use",    # spare parts used on a service ticket or maintenance visit → out
 )
 
 

@@ -419,7 +419,8 @@ def movement_labels() -> dict:
     """What each ledger row kind and stock state is called on a page."""
     return {"transfer_out": _("Sent"), "transfer_in": _("Put in transit"), "transfer_receipt": _("Received"),
             "qc_release": _("Released by QC"), "qc_reject": _("Rejected by QC"), "adjustment": _("Adjustment"),
-            "consumption": _("Used in surgery"), "receipt": _("Goods in")}
+            "consumption": _("Used in surgery"), "receipt": _("Goods in"),
+            "service_use": _("Used in service"), "quarantine": _("Quarantined"), "release": _("Released")}
 
 
 def state_labels() -> dict:

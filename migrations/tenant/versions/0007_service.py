@@ -16,11 +16,27 @@ branch_labels = None
 depends_on = None
 
 
+MOVEMENT_KINDS = ('receipt', 'qc_release', 'qc_reject', 'quarantine', 'release', 'allocation', 'deallocation', 'shipment',
+                  'transfer_out', 'transfer_in', 'transfer_receipt', 'return', 'consumption', 'expiry', 'adjustment', 'scrap')
+
+
 def upgrade() -> None:
+    _stock_movement_kinds()
     _installed_base()
     _plans_and_visits()
     _tickets()
     _recalls()
+
+
+def _kinds_check(kinds) -> str:
+    return "kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
+
+
+def _stock_movement_kinds(down: bool = False) -> None:
+    """Spare parts used in service leave stock as their own ledger kind (``service_use``)."""
+    op.drop_constraint('ck_stock_movements_kind', 'stock_movements', type_='check')
+    kinds = MOVEMENT_KINDS if down else MOVEMENT_KINDS + ('service_use',)
+    op.create_check_constraint(op.f('ck_stock_movements_kind'), 'stock_movements', _kinds_check(kinds))
 
 
 def _installed_base() -> None:
@@ -364,3 +380,4 @@ def downgrade() -> None:
     op.drop_table('recall_campaigns')
     op.drop_table('sla_policies')
     # ### end Alembic commands ###
+    _stock_movement_kinds(down=True)
