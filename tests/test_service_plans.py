@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core.errors import InvalidInput
 from app.core.i18n import SHANGHAI, shanghai_today
@@ -292,3 +292,30 @@ def test_the_demo_has_plans_with_done_overdue_and_upcoming_visits(as_tenant):
         statuses = {ops.visit_state(v, today) for v in s.scalars(select(ServiceVisit))}
         assert {"done", "overdue", "scheduled"} <= statuses
         assert s.scalar(select(ServiceVisit.id).where(ServiceVisit.results.is_not(None), ServiceVisit.findings.is_not(None)).limit(1))
+
+
+def test_parts_used_on_a_visit_leave_stock_as_service_use(as_tenant, acme):
+    from app.inventory.models import StockBalance, StockMovement, Warehouse
+    from app.service.models import ServicePart
+
+    with as_tenant("acme") as s:
+        central = s.scalar(select(Warehouse).where(Warehouse.code == "WH-SZ"))
+        have = lambda: s.scalar(select(func.coalesce(func.sum(StockBalance.quantity), 0)).where(  # noqa: E731
+            StockBalance.sku_id == acme["IVD-QC-01"], StockBalance.warehouse_id == central.id,
+            StockBalance.state == "available"))
+        before = have()
+        visit = _overdue_visit(s, acme)
+        done = {"result-0": "pass", "result-1": "pass", "result-2": "pass"}
+        with pytest.raises(InvalidInput) as refused:
+            ops.report_visit(s, visit, _user(s, acme, "service"), {**done, "parts": [
+                {"sku_id": str(acme["IVD-QC-01"]), "quantity": str(before + 1), "warehouse_id": str(central.id), "row": 1}]})
+        assert refused.value.field == "part_quantity-1"
+        s.rollback()
+        visit = _overdue_visit(s, acme)
+        ops.report_visit(s, visit, _user(s, acme, "service"), {**done, "parts": [
+            {"sku_id": str(acme["IVD-QC-01"]), "quantity": "2", "warehouse_id": str(central.id)}]})
+        parts = list(s.scalars(select(ServicePart).where(ServicePart.visit_id == visit.id)))
+        assert sum(p.quantity for p in parts) == 2 and not any(p.charged for p in parts)
+        assert have() == before - 2
+        assert s.scalar(select(StockMovement.kind).where(StockMovement.id == parts[0].movement_id)) == "service_use"
+        assert [p.quantity for p in q.parts_of_visit(s, visit.id)] == [p.quantity for p in parts]

@@ -26,6 +26,7 @@ from app.core.errors import InvalidInput
 from app.core.i18n import shanghai_today
 from app.identity.models import User
 from app.service.models import PLAN_STATUSES, InstalledUnit, ServicePlan, ServiceVisit
+from app.service.parts import PartLine, PartsRefused, use_parts
 from app.service.rules import add_months
 
 #: manufacturer roles that plan maintenance and report any visit
@@ -201,8 +202,7 @@ def report_lines(form) -> list[dict]:
     for n in range(5):
         sku, quantity = form.get(f"part_sku-{n}"), form.get(f"part_quantity-{n}")
         if (sku or "").strip() or (quantity or "").strip():
-            lines.append({"sku_id": sku, "quantity": quantity, "warehouse_id": form.get(f"part_warehouse-{n}"),
-                          "field": f"part_sku-{n}"})
+            lines.append({"sku_id": sku, "quantity": quantity, "warehouse_id": form.get(f"part_warehouse-{n}"), "row": n})
     return lines
 
 
@@ -230,12 +230,40 @@ def report_visit(session: Session, visit: ServiceVisit, user, values: dict, toda
     visit.status, visit.done_on, visit.results, visit.findings = "done", done_on, results, findings
     visit.reported_by_id = user.id
     session.flush()
-    parts = [p for p in (values.get("parts") or []) if p]
+    given = values.get("parts") or []
+    parts = _part_lines(given)
+    rows = [line.get("row", n) if isinstance(line, dict) else n for n, line in enumerate(given)]
     if parts:
-        from app.service.parts import use_parts
-
-        use_parts(session, visit=visit, lines=parts, actor_id=user.id)
+        try:
+            use_parts(session, visit=visit, lines=parts, actor_id=user.id)
+        except PartsRefused as refused:
+            raise InvalidInput(f"{PART_FIELDS.get(refused.field, 'part_sku')}-{rows[refused.row]}",
+                               refused.message) from None
     return visit
+
+
+#: use_parts' field names → the report form's
+PART_FIELDS = {"sku_id": "part_sku", "quantity": "part_quantity", "warehouse_id": "part_warehouse", "lot_id": "part_sku"}
+
+
+def _part_lines(lines: list) -> list[PartLine]:
+    """The report's spare-part lines (form text or typed) as ``PartLine``s, in order;
+    each refused by its own field. Preventive maintenance parts are not charged."""
+    out = []
+    for n, line in enumerate(lines):
+        if isinstance(line, PartLine):
+            out.append(line)
+            continue
+        n = line.get("row", n)
+        sku_id = coerce.ident(line, "sku_id")
+        if sku_id is None:
+            raise InvalidInput(f"part_sku-{n}", _("Choose a product."))
+        quantity = coerce.whole({f"part_quantity-{n}": line.get("quantity")}, f"part_quantity-{n}", 1, 10000, required=True)
+        warehouse_id = coerce.ident(line, "warehouse_id")
+        if warehouse_id is None:
+            raise InvalidInput(f"part_warehouse-{n}", _("Choose one of the manufacturer's active warehouses."))
+        out.append(PartLine(sku_id=sku_id, quantity=quantity, warehouse_id=warehouse_id))
+    return out
 
 
 def cancel_visit(session: Session, visit: ServiceVisit, user, reason_text: str | None) -> ServiceVisit:

@@ -108,7 +108,8 @@ class RHPlanNew(RHUnitRecord):
     def get(self, unit_id):
         form = {"name": _("Preventive maintenance of %(sku)s", sku=self.unit.sku.name), "interval_months": 6,
                 "starts_on": shanghai_today().isoformat(), "checklist": DEFAULT_CHECKLIST,
-                "dealer_id": self.unit.dealer_id or ""}
+                "dealer_id": self.unit.dealer_id or "",
+                "engineer_id": current_user.id if current_user.has_role(*plans.ENGINEER_ROLES) else ""}
         return _plan_form(self.unit, form, {})
 
     def post(self, unit_id):
