@@ -47,9 +47,9 @@ def units_page(portal: str, **extra):
                        **labels(), **extra)
 
 
-def unit_page(portal: str, unit, **extra):
+def unit_page(portal: str, unit, errors: dict | None = None, status: int = 200, **extra):
     day = shanghai_today()
-    return render_page("service/unit.html", unit=unit, day=day, **endpoints(portal),
+    return render_page("service/unit.html", status=status, unit=unit, day=day, errors=errors or {}, **endpoints(portal),
                        standing=warranty_standing(unit, day), coverage=installed.coverage(unit, day),
                        plans=q.plans_of(db.session, unit.id),
                        upcoming=q.visits(db.session, current_user, "upcoming", day, unit_id=unit.id, limit=6),

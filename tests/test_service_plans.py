@@ -319,3 +319,26 @@ def test_parts_used_on_a_visit_leave_stock_as_service_use(as_tenant, acme):
         assert have() == before - 2
         assert s.scalar(select(StockMovement.kind).where(StockMovement.id == parts[0].movement_id)) == "service_use"
         assert [p.quantity for p in q.parts_of_visit(s, visit.id)] == [p.quantity for p in parts]
+
+
+def test_the_installation_report_is_kept_with_the_unit_for_its_hospital_only(as_tenant, signed_in):
+    import io
+
+    unit_id, _plan_id, _visit_id, _serial = _world(as_tenant)
+    service = signed_in("acme", "service")
+    page = f"/manufacturer/installed-base/{unit_id}"
+    bad = service.post(f"{page}/installation-report", {"file": (io.BytesIO(b"not a scan"), "report.txt")},
+                       token_from=page, content_type="multipart/form-data")
+    assert bad.status_code == 400 and 'id="f-file-error"' in bad.get_data(as_text=True)
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    done = service.post(f"{page}/installation-report", {"file": (io.BytesIO(pdf), "装机报告.pdf")},
+                        token_from=page, content_type="multipart/form-data")
+    assert done.status_code == 303
+    with as_tenant("acme") as s:
+        document_id = s.get(InstalledUnit, unit_id).installation_report_id
+    assert document_id is not None
+    assert signed_in("acme", "hospital1").get(f"/documents/{document_id}").data == pdf
+    assert signed_in("acme", "channel").get(f"/documents/{document_id}").status_code == 200
+    for local in ("hospital2", "dealer2"):
+        assert signed_in("acme", local).get(f"/documents/{document_id}").status_code == 404
+    assert signed_in("globex", "admin").get(f"/documents/{document_id}").status_code == 404

@@ -197,6 +197,12 @@ def document_for(session: Session, user, document_id: int):
         from app.pricing.special_prices import may_see_evidence
 
         return doc if may_see_evidence(session, user, doc) else None
+    if doc.entity_type == "installed_units" and (doc.entity_id or "").isdigit():
+        # an installation report: whoever may open the unit may read it
+        from app.service.queries import SERVICE_VIEWERS, unit_for
+
+        if user.has_role(*SERVICE_VIEWERS) and unit_for(session, user, int(doc.entity_id)) is not None:
+            return doc
     if doc.entity_type == "rebate_claims" and doc.dealer_id is not None:
         # a claim's evidence: whoever may see the claim may read it
         from app.channel.queries import ChannelScope, dealer_detail

@@ -200,3 +200,19 @@ def update_unit(session: Session, unit: InstalledUnit, values: dict, actor) -> I
             setattr(unit, key, value)
         session.flush()
     return unit
+
+
+def attach_installation_report(session: Session, unit: InstalledUnit, upload: tuple[str, bytes] | None, actor):
+    """Keep the signed installation report (装机报告, a PDF or image scan checked by its
+    content) with the unit; the hospital's and the dealer's users may download it. A new
+    report replaces the link (the old document stays stored)."""
+    from app.channel.operations import check_scan
+    from app.compliance.uploads import store_upload
+
+    ext, content_type = check_scan(upload)
+    document = store_upload(session, upload[0], upload[1], ext, content_type, ("installed_units", unit.id),
+                            unit.dealer_id, actor, default_name="installation-report", hospital_id=unit.hospital_id)
+    with reason(session, _("Installation report %(name)s", name=document.filename)):
+        unit.installation_report_id = document.id
+        session.flush()
+    return document

@@ -211,3 +211,34 @@ def part_skus(session: Session) -> list[Sku]:
     equipment themselves."""
     return [s for s in session.scalars(select(Sku).where(Sku.status == "active").order_by(Sku.code).limit(1000))
             if not (s.tracking == "serial" and not s.implant)]
+
+
+# --- export of the manufacturer's installed base list ---------------------------------------------
+
+def _export_rows(session, user, params):
+    from app.compliance.exports import choice_param, id_param, walk_batches
+    from app.core.i18n import shanghai_today
+    from app.service.installed import STANDING_LABELS
+
+    status = params.get("status", "active")
+    flt = UnitFilter(q=str(params.get("q") or "")[:60], standing=choice_param(params, "standing", STANDING_LABELS),
+                     sku_id=id_param(params, "sku"), status=status if status in ("active", "retired", "") else "active")
+    day = shanghai_today()
+    for items in walk_batches(lambda cursor: units_page(session, user, flt, cursor, day)):
+        for r in items:
+            yield [r.serial_no, r.sku_code, r.sku_name, r.hospital_name, r.department, r.installed_on,
+                   str(STANDING_LABELS[r.standing]), r.warranty_end, r.contract_no, r.contract_end, r.dealer_name]
+
+
+def _register_export():
+    from flask_babel import lazy_gettext as _l
+
+    from app.compliance.exports import register_export
+
+    register_export("installed_base", _l("Installed base"), SERVICE_VIEWERS,
+                    (_l("Serial no."), _l("SKU code"), _l("Product"), _l("Hospital"), _l("Department"), _l("Installed on"),
+                     _l("Warranty status"), _l("Warranty end"), _l("Contract no."), _l("Contract end"), _l("Dealer")),
+                    _export_rows, params=("q", "standing", "sku", "status"))
+
+
+_register_export()

@@ -81,6 +81,24 @@ def _unit_values(unit) -> dict:
     return {key: ("" if getattr(unit, key, None) is None else getattr(unit, key)) for key in UNIT_FIELDS if hasattr(unit, key)}
 
 
+class RHUnitReport(RHUnitRecord):
+    """Upload the signed installation report (装机报告)."""
+
+    roles = installed.UNIT_EDITORS
+
+    def post(self, unit_id):
+        from portals.channel_forms import uploaded_file
+
+        try:
+            installed.attach_installation_report(db.session, self.unit, uploaded_file(), current_user)
+        except InvalidInput as err:
+            unit = get_or_404(q.unit_for(db.session, current_user, unit_id))
+            return pages.unit_page("manufacturer", unit, can_edit=True, can_plan=RHPlanNew.allows(current_user),
+                                   errors=refused(err, ("file",)), status=400)
+        flash(_("Installation report stored."), "success")
+        return redirect(url_for("manufacturer.installed_unit", unit_id=self.unit.id))
+
+
 class RHUnitEdit(RHUnitRecord):
     roles = installed.UNIT_EDITORS
 

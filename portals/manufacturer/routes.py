@@ -218,6 +218,7 @@ bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_fun
 bp.add_url_rule("/installed-base", view_func=installed_h.RHUnits.as_view("installed_units"))
 bp.add_url_rule("/installed-base/new", view_func=installed_h.RHUnitNew.as_view("installed_unit_new"))
 bp.add_url_rule("/installed-base/<int:unit_id>", view_func=installed_h.RHUnit.as_view("installed_unit"))
+bp.add_url_rule("/installed-base/<int:unit_id>/installation-report", view_func=installed_h.RHUnitReport.as_view("installed_unit_report"))
 bp.add_url_rule("/installed-base/<int:unit_id>/edit", view_func=installed_h.RHUnitEdit.as_view("installed_unit_edit"))
 bp.add_url_rule("/installed-base/<int:unit_id>/plans/new", view_func=installed_h.RHPlanNew.as_view("service_plan_new"))
 bp.add_url_rule("/service-plans", view_func=installed_h.RHPlans.as_view("service_plans"))
