@@ -57,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
     from app.rebates import accrual as _rebate_accrual, explain as _rebate_explain  # noqa: F401  (rebate engine:
     from app.rebates import settlement as _rebate_settlement  # noqa: F401  settle/accrue jobs, daily accrual, export)
+    from app.service import plans as _service_plans  # noqa: F401  (registers the daily maintenance calendar)
     from app.service import escalation as _ticket_escalation  # noqa: F401  (escalates overdue service tickets)
     from app.compliance.imports import load_specs
 

@@ -199,3 +199,21 @@ def test_the_demo_installed_base_has_every_standing(as_tenant):
         assert len(units) >= 35
         assert {"warranty", "contract", "out_of_warranty", "unknown"} <= set(standings)
         assert len({u.hospital_id for u in units}) >= 12
+
+
+# --- pages: scope and export ---------------------------------------------------------------------
+
+def test_a_regional_manager_sees_and_exports_the_units_of_their_regions_only(signed_in, run_worker, as_tenant):
+    from tests.test_exports import exported_rows
+
+    east = signed_in("acme", "sales.east")
+    html = east.get("/manufacturer/installed-base").get_data(as_text=True)
+    assert "复旦大学附属中山医院" in html and "北京协和医院" not in html
+    rows = exported_rows(east, run_worker, as_tenant, "installed_base", token_from="/manufacturer/installed-base",
+                         standing="contract")
+    hospitals = {r[3] for r in rows[1:]}
+    assert hospitals and not any(h.startswith(("北京", "首都", "中国医学科学院", "天津", "河北", "中山大学", "广东")) for h in hospitals)
+    assert {r[6] for r in rows[1:]} == {"维保合同"}
+    everything = exported_rows(signed_in("acme", "service"), run_worker, as_tenant, "installed_base",
+                               token_from="/manufacturer/installed-base")
+    assert "北京协和医院" in {r[3] for r in everything[1:]} and len(everything) > len(rows)

@@ -225,6 +225,7 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
     assert {"/manufacturer/users", "/manufacturer/jobs", "/manufacturer/approval-chains",
             "/manufacturer/audit"} <= links("admin")
     assert links("qa") >= {"/manufacturer/audit"} and "/manufacturer/users" not in links("qa")
+    assert links("service") >= {"/manufacturer/installed-base", "/manufacturer/service-plans", "/manufacturer/service-visits"}
     assert {"/manufacturer/tickets", "/manufacturer/service-times", "/manufacturer/sla-policies"} <= links("service")
     assert "/manufacturer/sla-policies" not in links("sales.east") and "/manufacturer/tickets" in links("sales.east")
     assert links("dealer1") == {"/dealer/", "/dealer/requests", "/dealer/profile", "/dealer/qualifications",
@@ -232,8 +233,12 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
                                 "/dealer/channel-stock", "/dealer/projects", "/dealer/orders", "/dealer/quotes",
                                 "/dealer/deliveries", "/dealer/returns", "/account", "/dealer/price-requests",
                                 "/dealer/invoices", "/dealer/payments", "/dealer/statements", "/dealer/rebates",
-                                "/dealer/rebate-ledger", "/dealer/rebate-claims", "/dealer/tickets"}
+                                "/dealer/rebate-ledger", "/dealer/rebate-claims",
+                                # after-sales
+                                "/dealer/equipment", "/dealer/service-visits", "/dealer/tickets"}
     # sales staff order and see rebates, not the books
     assert links("dealer1.sales") == links("dealer1") - {"/dealer/invoices", "/dealer/payments", "/dealer/statements"}
     assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/hospital/stock",
-                                  "/hospital/deliveries", "/hospital/lots", "/account", "/hospital/tickets"}
+                                  "/hospital/deliveries", "/hospital/lots", "/account",
+                                  # after-sales
+                                  "/hospital/equipment", "/hospital/service-visits", "/hospital/tickets"}

@@ -197,6 +197,12 @@ def document_for(session: Session, user, document_id: int):
         from app.pricing.special_prices import may_see_evidence
 
         return doc if may_see_evidence(session, user, doc) else None
+    if doc.entity_type == "installed_units" and (doc.entity_id or "").isdigit():
+        # an installation report: whoever may open the unit may read it
+        from app.service.queries import SERVICE_VIEWERS, unit_for
+
+        if user.has_role(*SERVICE_VIEWERS) and unit_for(session, user, int(doc.entity_id)) is not None:
+            return doc
     if doc.entity_type == "service_tickets" and (doc.entity_id or "").isdigit():
         # a ticket's photos: whoever may see the ticket may see them
         from app.service.tickets import ticket_for

@@ -23,14 +23,15 @@ def store_upload(session: Session, name: str | None, data: bytes, ext: str, cont
                  entity: tuple[str, int], dealer_id: int | None, user=None, default_name: str = "evidence",
                  hospital_id: int | None = None) -> Document:
     """Store one checked upload for ``entity`` (table, id) and return its Document
-    (naming the dealer and/or hospital whose users may download it)."""
+    (downloadable by the users of ``dealer_id`` and of ``hospital_id``)."""
     from app.core.storage import get_storage
     from tenants.session import current_tenant
 
     key = f"{current_tenant(session).slug}/uploads/{entity[0]}/{uuid.uuid4().hex}.{ext}"
     document = Document(kind=ext, filename=f"{safe_stem(name, default_name)}.{ext}", content_type=content_type,
-                        size=len(data), sha256=get_storage().put(key, data), storage_key=key, dealer_id=dealer_id, hospital_id=hospital_id,
-                        entity_type=entity[0], entity_id=str(entity[1]), created_by_id=getattr(user, "id", None))
+                        size=len(data), sha256=get_storage().put(key, data), storage_key=key, dealer_id=dealer_id,
+                        hospital_id=hospital_id, entity_type=entity[0], entity_id=str(entity[1]),
+                        created_by_id=getattr(user, "id", None))
     session.add(document)
     session.flush()
     return document

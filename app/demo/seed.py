@@ -30,7 +30,7 @@ from app.inventory.models import Warehouse
 from app.orders.models import Order
 from app.pricing.models import PriceRequest
 from app.rebates.models import RebateClaim, RebatePolicy
-from app.service.models import InstalledUnit, ServiceTicket
+from app.service.models import InstalledUnit, ServicePlan, ServiceTicket
 from tenants.migrations import migrate_all, upgrade_public
 from tenants.provisioning import create_tenant
 from tenants.registry import by_slug
@@ -79,6 +79,10 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 from app.demo.installed_base import seed_installed_base
 
                 yield f"{slug}: {seed_installed_base(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(ServicePlan)):
+                from app.demo.service_plans import seed_service_plans
+
+                yield f"{slug}: {seed_service_plans(session, slug)}"
             if not session.scalar(select(func.count()).select_from(ServiceTicket)):
                 from app.demo.tickets import seed_tickets
 

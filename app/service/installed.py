@@ -84,7 +84,7 @@ def units_from_delivery(session: Session, shipment, actor_id: int | None = None)
         return []
     day = _delivery_day(shipment.delivered_at)
     made = []
-    with reason(session, _("Installed from delivery %(number)s", number=shipment.number), "install"):
+    with reason(session, _("Installed from delivery %(number)s", number=shipment.number)):
         for line in shipment.lines:
             if line.discrepancy or not is_equipment(line.sku) or not (line.received_quantity or line.quantity):
                 continue
@@ -104,8 +104,7 @@ def unit_from_sell_out(session: Session, line, actor_id: int | None = None) -> I
     sku, lot = session.get(Sku, line.sku_id), session.get(Lot, line.lot_id)
     if not is_equipment(sku) or not lot.serial_no:
         return None
-    with reason(session, _("Installed from the sell-out report of invoice %(invoice)s", invoice=line.invoice_no),
-                "install"):
+    with reason(session, _("Installed from the sell-out report of invoice %(invoice)s", invoice=line.invoice_no)):
         unit = _new_unit(session, hospital_id=line.hospital_id, sku=sku, lot=lot, day=line.sold_on,
                          dealer_id=line.dealer_id, shipment_line_id=None, actor_id=actor_id,
                          note=_("From sell-out, invoice %(invoice)s", invoice=line.invoice_no))
@@ -183,7 +182,7 @@ def create_unit(session: Session, values: dict, actor) -> InstalledUnit:
     lot_id = session.scalar(select(Lot.id).where(Lot.sku_id == sku.id, Lot.serial_no == serial_no).limit(1))
     unit = InstalledUnit(hospital_id=hospital.id, sku_id=sku.id, serial_no=serial_no, lot_id=lot_id,
                          created_by_id=getattr(actor, "id", None), **placement, **terms)
-    with reason(session, coerce.text(values, "reason", max_length=500), "install"):
+    with reason(session, coerce.text(values, "reason", max_length=500)):
         session.add(unit)
         session.flush()
     return unit
@@ -196,8 +195,24 @@ def update_unit(session: Session, unit: InstalledUnit, values: dict, actor) -> I
     placement = _placement(session, values, unit.hospital)
     terms = _terms(session, values, placement["installed_on"])
     status = coerce.choice(values, "status", ("active", "retired"), default=unit.status)
-    with reason(session, coerce.text(values, "reason", max_length=500), "update"):
+    with reason(session, coerce.text(values, "reason", max_length=500)):
         for key, value in {**placement, **terms, "status": status}.items():
             setattr(unit, key, value)
         session.flush()
     return unit
+
+
+def attach_installation_report(session: Session, unit: InstalledUnit, upload: tuple[str, bytes] | None, actor):
+    """Keep the signed installation report (装机报告, a PDF or image scan checked by its
+    content) with the unit; the hospital's and the dealer's users may download it. A new
+    report replaces the link (the old document stays stored)."""
+    from app.channel.operations import check_scan
+    from app.compliance.uploads import store_upload
+
+    ext, content_type = check_scan(upload)
+    document = store_upload(session, upload[0], upload[1], ext, content_type, ("installed_units", unit.id),
+                            unit.dealer_id, actor, default_name="installation-report", hospital_id=unit.hospital_id)
+    with reason(session, _("Installation report %(name)s", name=document.filename)):
+        unit.installation_report_id = document.id
+        session.flush()
+    return document

@@ -18,6 +18,7 @@ from portals.dealer import projects as projects_h
 from portals.dealer import sellout as sellout_h
 from portals.dealer import special_prices as special_prices_h
 from portals.dealer import finance as finance_h
+from portals.dealer import equipment as equipment_h
 from portals.dealer import rebate_claims as rebate_claims_h
 from portals.dealer import rebate_ledger as rebate_ledger_h
 from portals.dealer import rebates as rebates_h
@@ -126,6 +127,12 @@ bp.add_url_rule("/statements/<int:statement_id>/confirm", view_func=statements_h
 bp.add_url_rule("/statements/<int:statement_id>/dispute", view_func=statements_h.RHStatementDispute.as_view("statement_dispute"))
 bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
 
+# after-sales: the units it sold or services and their maintenance visits
+bp.add_url_rule("/equipment", view_func=equipment_h.RHEquipment.as_view("equipment"))
+bp.add_url_rule("/equipment/<int:unit_id>", view_func=equipment_h.RHEquipmentUnit.as_view("equipment_unit"))
+bp.add_url_rule("/service-visits", view_func=equipment_h.RHServiceVisits.as_view("service_visits"))
+bp.add_url_rule("/service-visits/<int:visit_id>", view_func=equipment_h.RHServiceVisit.as_view("service_visit"))
+bp.add_url_rule("/service-visits/<int:visit_id>/report", view_func=equipment_h.RHServiceVisitReport.as_view("service_visit_report"))
 # service tickets (工单) of the hospitals the dealer serves
 bp.add_url_rule("/tickets", view_func=tickets_h.RHTickets.as_view("tickets"))
 bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_new"))

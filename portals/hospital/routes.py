@@ -9,6 +9,7 @@ from app.identity.queries import colleagues
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
 from portals.hospital import surgery as surgery_h
+from portals.hospital import equipment as equipment_h
 from portals.hospital import tickets as tickets_h
 
 
@@ -30,6 +31,12 @@ bp.add_url_rule("/deliveries/<int:shipment_id>", view_func=deliveries_h.RHDelive
 bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHDeliverySign.as_view("delivery_sign"))
 bp.add_url_rule("/stock", view_func=deliveries_h.RHStock.as_view("stock"))
 bp.add_url_rule("/lots", view_func=deliveries_h.RHLots.as_view("lots"))
+
+# after-sales: its equipment (装机) with warranty standing and the maintenance calendar
+bp.add_url_rule("/equipment", view_func=equipment_h.RHEquipment.as_view("equipment"))
+bp.add_url_rule("/equipment/<int:unit_id>", view_func=equipment_h.RHEquipmentUnit.as_view("equipment_unit"))
+bp.add_url_rule("/service-visits", view_func=equipment_h.RHServiceVisits.as_view("service_visits"))
+bp.add_url_rule("/service-visits/<int:visit_id>", view_func=equipment_h.RHServiceVisit.as_view("service_visit"))
 bp.add_url_rule("/tickets", view_func=tickets_h.RHTickets.as_view("tickets"))
 bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_new"))
 bp.add_url_rule("/tickets/<int:ticket_id>", view_func=tickets_h.RHTicket.as_view("ticket"))

@@ -22,6 +22,7 @@ from portals.manufacturer import rebate_claims as rebate_claims_h
 from portals.manufacturer import rebate_ledger as rebate_ledger_h
 from portals.manufacturer import rebates as rebates_h
 from portals.manufacturer import statements as statements_h
+from portals.manufacturer import installed_base as installed_h
 from portals.manufacturer import tickets as tickets_h
 
 bp = Blueprint("manufacturer", __name__, url_prefix="/manufacturer")
@@ -214,6 +215,21 @@ bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHState
 bp.add_url_rule("/statements/<int:statement_id>/regenerate", view_func=statements_h.RHStatementRegenerate.as_view("statement_regenerate"))
 bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
 
+# after-sales: installed base (装机), maintenance plans (维保计划) and visits
+bp.add_url_rule("/installed-base", view_func=installed_h.RHUnits.as_view("installed_units"))
+bp.add_url_rule("/installed-base/new", view_func=installed_h.RHUnitNew.as_view("installed_unit_new"))
+bp.add_url_rule("/installed-base/<int:unit_id>", view_func=installed_h.RHUnit.as_view("installed_unit"))
+bp.add_url_rule("/installed-base/<int:unit_id>/installation-report", view_func=installed_h.RHUnitReport.as_view("installed_unit_report"))
+bp.add_url_rule("/installed-base/<int:unit_id>/edit", view_func=installed_h.RHUnitEdit.as_view("installed_unit_edit"))
+bp.add_url_rule("/installed-base/<int:unit_id>/plans/new", view_func=installed_h.RHPlanNew.as_view("service_plan_new"))
+bp.add_url_rule("/service-plans", view_func=installed_h.RHPlans.as_view("service_plans"))
+bp.add_url_rule("/service-plans/<int:plan_id>", view_func=installed_h.RHPlan.as_view("service_plan"))
+bp.add_url_rule("/service-plans/<int:plan_id>/status", view_func=installed_h.RHPlanStatus.as_view("service_plan_status"))
+bp.add_url_rule("/service-visits", view_func=installed_h.RHVisits.as_view("service_visits"))
+bp.add_url_rule("/service-visits/<int:visit_id>", view_func=installed_h.RHVisit.as_view("service_visit"))
+bp.add_url_rule("/service-visits/<int:visit_id>/report", view_func=installed_h.RHVisitReport.as_view("service_visit_report"))
+bp.add_url_rule("/service-visits/<int:visit_id>/reschedule", view_func=installed_h.RHVisitReschedule.as_view("service_visit_reschedule"))
+bp.add_url_rule("/service-visits/<int:visit_id>/cancel", view_func=installed_h.RHVisitCancel.as_view("service_visit_cancel"))
 # after-sales: service tickets (工单), SLA policies, response and resolution times per region
 bp.add_url_rule("/tickets", view_func=tickets_h.RHTickets.as_view("tickets"))
 bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_new"))
