@@ -56,7 +56,15 @@ def unit_page(portal: str, unit, errors: dict | None = None, status: int = 200, 
                        overdue=q.visits(db.session, current_user, "overdue", day, unit_id=unit.id),
                        past=q.visits(db.session, current_user, "past", day, unit_id=unit.id, limit=10),
                        history=audit_q.history(db.session, "installed_units", str(unit.id)) if portal == "manufacturer" else [],
-                       **labels(), **extra)
+                       **unit_tickets(unit), **labels(), **extra)
+
+
+def unit_tickets(unit) -> dict:
+    """The unit's latest service tickets (in the user's scope) and whether the user may raise one."""
+    from app.service import tickets as tk
+
+    return {"unit_tickets": tk.tickets_of_unit(db.session, current_user, unit.id),
+            "may_raise_ticket": tk.may_raise(current_user), "ticket_labels": tk.status_labels()}
 
 
 def visits_page(portal: str, **extra):

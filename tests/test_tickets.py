@@ -537,3 +537,15 @@ def test_the_demo_has_three_months_of_tickets_across_the_regions(as_tenant, sign
     for area in ("京津冀", "华东", "华南"):
         assert f'data-region="{area}"' in times
     assert "工单" in signed_in("acme", "hospital1").get("/hospital/tickets?status=all").get_data(as_text=True)
+
+
+def test_a_unit_page_lists_its_tickets_and_raises_one_for_it(signed_in, as_tenant, shanghai_ticket):
+    with as_tenant("acme") as s:
+        t = s.get(ServiceTicket, shanghai_ticket)
+        unit_id, number = t.unit_id, t.number
+    page = signed_in("acme", "hospital1").get(f"/hospital/equipment/{unit_id}").get_data(as_text=True)
+    assert number in page and f"/hospital/tickets/new?hospital=" in page and f"unit={unit_id}" in page
+    form = signed_in("acme", "hospital1").get(f"/hospital/tickets/new?unit={unit_id}").get_data(as_text=True)
+    assert f'<option value="{unit_id}" selected>' in form
+    assert number in signed_in("acme", "service").get(f"/manufacturer/installed-base/{unit_id}").get_data(as_text=True)
+    assert signed_in("acme", "hospital2").get(f"/hospital/equipment/{unit_id}").status_code == 404

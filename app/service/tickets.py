@@ -284,6 +284,12 @@ def tickets_page(session: Session, user, cursor: str | None, status: str = "", u
     return keyset_page(session, stmt, (ServiceTicket.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
 
 
+def tickets_of_unit(session: Session, user, unit_id: int, limit: int = 10) -> list[ServiceTicket]:
+    """The unit's latest tickets in the user's scope, newest first."""
+    return list(session.scalars(_scope(select(ServiceTicket).where(ServiceTicket.unit_id == unit_id), user)
+                                .order_by(ServiceTicket.id.desc()).limit(limit)))
+
+
 def timeline(session: Session, ticket: ServiceTicket) -> list:
     from app.identity.models import User
 
