@@ -335,6 +335,8 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     handlers["statements"] = statements.RHStatements
     from portals.manufacturer import installed_base
     handlers["installed_base"] = installed_base.RHUnits
+    from portals.manufacturer import tickets
+    handlers["service_tickets"] = tickets.RHTickets
     assert set(handlers) == set(EXPORTS)
     for name, handler in handlers.items():
         assert set(EXPORTS[name].roles) == set(handler.roles), name
@@ -354,6 +356,7 @@ def test_every_list_offers_its_export_with_its_filters_to_who_may_see_it(world, 
     pages["rebate_balances"] = "/manufacturer/rebate-ledger?q=D-SH"
     pages["statements"] = "/manufacturer/statements?status=issued&q=D-SH"
     pages["installed_base"] = "/manufacturer/installed-base?standing=contract&q=CL2K"
+    pages["service_tickets"] = "/manufacturer/tickets?status=all&urgency=high"
     for name, url in pages.items():
         fragment = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
         form = re.search(r'<form method="post" action="/manufacturer/exports".*?</form>', fragment, re.S)

@@ -549,3 +549,22 @@ def test_a_unit_page_lists_its_tickets_and_raises_one_for_it(signed_in, as_tenan
     assert f'<option value="{unit_id}" selected>' in form
     assert number in signed_in("acme", "service").get(f"/manufacturer/installed-base/{unit_id}").get_data(as_text=True)
     assert signed_in("acme", "hospital2").get(f"/hospital/equipment/{unit_id}").status_code == 404
+
+
+def test_the_queue_exports_to_excel_with_its_filters_and_scope(signed_in, run_worker, as_tenant, shanghai_ticket):
+    from tests.test_exports import exported_rows
+
+    with as_tenant("acme") as s:
+        number = s.get(ServiceTicket, shanghai_ticket).number
+        region = s.get(Region, _hospital(s, "H-SH-001").region_id).name
+    service = signed_in("acme", "service")
+    rows = exported_rows(service, run_worker, as_tenant, "service_tickets", "/manufacturer/tickets", urgency="critical")
+    assert rows[0][:3] == ["工单", "故障", "医院"]
+    mine = next(r for r in rows if r[0] == number)
+    assert mine[2] == "复旦大学附属中山医院" and mine[3] == region and mine[6] == "特急"
+    assert {r[6] for r in rows[1:]} == {"特急"}
+    south = exported_rows(signed_in("acme", "sales.south"), run_worker, as_tenant, "service_tickets",
+                          "/manufacturer/tickets", status="all")
+    assert number not in {r[0] for r in south[1:]}
+    assert signed_in("acme", "finance").post("/manufacturer/exports", {"list": "service_tickets", "request_id": "x" * 32},
+                                             token_from="/manufacturer/dealers").status_code == 403

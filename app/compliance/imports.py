@@ -341,6 +341,7 @@ def load_specs() -> None:
     from app.finance import two_invoice as _two_invoice_export  # noqa: F401
     from app.rebates import ledger_queries as _rebate_balances_export  # noqa: F401
     from app.service import queries as _installed_base_export  # noqa: F401
+    from app.service import tickets as _tickets_export  # noqa: F401
 
 
 # --- checking and applying a table ---------------------------------------------------------

@@ -697,3 +697,40 @@ def _pct(part: int, whole: int) -> Decimal | None:
     if not whole:
         return None
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+# --- export of the manufacturer's ticket list ---------------------------------------------------------
+
+def _export_rows(session: Session, user, params: dict):
+    from app.compliance.exports import choice_param, id_param, walk_batches
+
+    now = datetime.now(timezone.utc)
+    status = choice_param(params, "status", ("all", *status_labels()))
+    urgency = choice_param(params, "urgency", URGENCIES)
+    region_id, overdue = id_param(params, "region"), params.get("overdue") == "1"
+    statuses, urgencies, standings = status_labels(), urgency_labels(), standing_labels()
+
+    def minutes(start, end):
+        return None if start is None or end is None else int((end - start).total_seconds() // 60)
+
+    for items in walk_batches(lambda cursor: tickets_page(session, user, cursor, status, urgency, region_id, overdue, now)):
+        for r in items:
+            yield [r.number, r.title, r.hospital_name, r.region_name, r.sku_name, r.serial_no, str(urgencies[r.urgency]),
+                   str(statuses[r.status]), str(standings[r.warranty_standing]), r.created_at.astimezone(sla.SHANGHAI),
+                   r.response_due_at.astimezone(sla.SHANGHAI) if r.response_due_at else None,
+                   minutes(r.created_at, r.responded_at), r.resolution_due_at.astimezone(sla.SHANGHAI)
+                   if r.resolution_due_at else None, minutes(r.created_at, r.resolved_at), r.escalation_level, r.rating]
+
+
+def _register_export():
+    from app.compliance.exports import register_export
+
+    register_export("service_tickets", _l("Service tickets"), VIEWERS,
+                    (_l("Ticket"), _l("Fault"), _l("Hospital"), _l("Region"), _l("Equipment"), _l("Serial no."),
+                     _l("Urgency"), _l("Status"), _l("Warranty"), _l("Raised"), _l("Response due"),
+                     _l("Response minutes"), _l("Resolution due"), _l("Resolution minutes"), _l("Escalation level"),
+                     _l("Rating")),
+                    _export_rows, params=("status", "urgency", "region", "overdue"))
+
+
+_register_export()
