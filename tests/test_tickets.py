@@ -438,6 +438,12 @@ def test_sla_policy_page_saves_and_refuses_with_messages(signed_in, as_tenant, n
     with as_tenant("acme") as s:
         p = s.scalar(select(SlaPolicy).where(SlaPolicy.urgency == "high", SlaPolicy.region_id.is_(None)))
         assert (p.response_minutes, p.resolution_minutes, p.business_hours) == (120, 1440, True)
+    wrong = service.post("/manufacturer/sla-policies/hours", {"opens": "18:00", "closes": "09:00", "weekdays": ["0"]},
+                         token_from="/manufacturer/sla-policies")
+    assert wrong.status_code == 400 and 'id="f-closes-error"' in wrong.get_data(as_text=True)
+    none = service.post("/manufacturer/sla-policies/hours", {"opens": "09:00", "closes": "18:00"},
+                        token_from="/manufacturer/sla-policies")
+    assert none.status_code == 400 and "请至少选择一天" in none.get_data(as_text=True)
     hours = service.post("/manufacturer/sla-policies/hours", {"opens": "09:00", "closes": "18:00", "weekdays": ["0", "5"]},
                          token_from="/manufacturer/sla-policies")
     assert hours.status_code == 303

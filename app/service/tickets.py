@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.channel.models import Hospital, Region
@@ -186,7 +186,7 @@ def _scope(stmt, user):
     if user.portal == "dealer":
         return stmt.where(ServiceTicket.dealer_id == user.dealer_id)
     if not user.has_role(*VIEWERS):
-        return stmt.where(False)
+        return stmt.where(false())
     from app.channel.queries import ChannelScope
 
     clause = ChannelScope.of(user).regions_clause(ServiceTicket.region_id)

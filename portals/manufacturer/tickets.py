@@ -90,26 +90,26 @@ def _regions():
     return list(db.session.scalars(select(Region).where(Region.level.in_((1, 2))).order_by(Region.path)))
 
 
+def _policies_page(form=None, errors=None, status=200):
+    return render_page("manufacturer/sla_policies.html", status=status, policies=tk.policies(db.session),
+                       regions=_regions(), form=form or {"urgency": "normal"}, errors=errors or {},
+                       hours=tk.service_hours(db.session), **labels())
+
+
 class RHSlaPolicies(RHManufacturer):
     """The targets per urgency (every region, or a region's own), and the service hours."""
 
     roles = ("admin", "after_sales")
 
-    def _page(self, form=None, errors=None, status=200):
-        hours = tk.service_hours(db.session)
-        return render_page("manufacturer/sla_policies.html", status=status, policies=tk.policies(db.session),
-                           regions=_regions(), form=form or {"urgency": "normal"}, errors=errors or {}, hours=hours,
-                           **labels())
-
     def get(self):
-        return self._page()
+        return _policies_page()
 
     def post(self):
         form = request.form.to_dict()
         try:
             policy = tk.save_policy(db.session, form)
         except InvalidInput as err:
-            return self._page(form, refused(err), status=400)
+            return _policies_page(form, refused(err), status=400)
         flash(_("SLA policy saved: new tickets of urgency %(urgency)s use it.",
                 urgency=tk.urgency_labels()[policy.urgency]), "success")
         return redirect(url_for("manufacturer.sla_policies"))
@@ -136,7 +136,6 @@ class RHServiceHours(RHManufacturer):
         try:
             tk.save_service_hours(db.session, form)
         except InvalidInput as err:
-            page = RHSlaPolicies()._page({"urgency": "normal"}, refused(err), status=400)
-            return page
+            return _policies_page(None, refused(err), status=400)
         flash(_("Service hours saved."), "success")
         return redirect(url_for("manufacturer.sla_policies"))
