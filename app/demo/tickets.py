@@ -82,6 +82,25 @@ def _when(days_ago: int, hour: int, now: datetime) -> datetime:
     return min(at, now - timedelta(hours=2 + days_ago))
 
 
+def _across_regions(session: Session, units: list[InstalledUnit]) -> list[InstalledUnit]:
+    """The units taken in turn from each area (京津冀, 华东, 华南 …), the hospitals with
+    portal users of their own first within an area, so tickets spread over the regions."""
+    areas = list(session.scalars(select(Region).where(Region.level == 1).order_by(Region.id)))
+    paths = {r.id: r.path for r in session.scalars(select(Region))}
+    groups: dict[int, list[InstalledUnit]] = {a.id: [] for a in areas}
+    for unit in sorted(units, key=lambda u: (u.hospital.code not in FIRST, u.id)):
+        path = paths.get(unit.hospital.region_id, "")
+        area = next((a.id for a in areas if path.startswith(a.path)), None)
+        if area is not None:
+            groups[area].append(unit)
+    ordered, lists = [], [g for g in groups.values() if g]
+    while any(lists):
+        for group in lists:
+            if group:
+                ordered.append(group.pop(0))
+    return ordered or units
+
+
 def seed_tickets(session: Session, slug: str) -> str:
     south = session.scalar(select(Region.id).where(Region.code == "SOUTH"))
     for urgency, response, resolution, business in POLICIES:
@@ -95,7 +114,7 @@ def seed_tickets(session: Session, slug: str) -> str:
                                  .order_by(InstalledUnit.hospital_id, InstalledUnit.id)))
     if not units:
         return "no installed base: SLA policies only"
-    units.sort(key=lambda u: (u.hospital.code not in FIRST, u.id))
+    units = _across_regions(session, units)
     users = {u.email.split("@")[0]: u for u in session.scalars(select(User))}
     service = users.get("service") or users["admin"]
     hospital_users = {u.hospital_id: u for u in users.values() if u.portal == "hospital" and u.active}

@@ -412,8 +412,6 @@ def raise_ticket(session: Session, user, values: dict, uploads=None, now: dateti
                         default_name="photo", hospital_id=hospital.id).id for name, data, ext, content_type in photos]
     ticket.photo_ids = ids
     _event(session, ticket, "raised", user, description[:500], at=now, urgency=urgency, standing=standing)
-    if user.portal != "hospital":
-        ticket.responded_at = now  # raised by the service side: it has answered already
     session.flush()
     return ticket
 
@@ -684,7 +682,7 @@ def region_times(session: Session, user, since: date, until: date, now: datetime
             .join(city, city.c.id == t.region_id)
             .join(area, and_(area.c.level == 1, city.c.path.startswith(area.c.path)))
             .where(t.created_at >= start, t.created_at < end)
-            .group_by(area.c.id, area.c.name, area.c.name_en).order_by(area.c.path))
+            .group_by(area.c.id, area.c.name, area.c.name_en).order_by(area.c.id))
     rows = []
     for r in session.execute(_scope(stmt, user)).all():
         rows.append({**r._asdict(),

@@ -56,6 +56,13 @@ def test_hospital_raises_after_sales_resolves_hospital_confirms(page_for, viewpo
     assert "已解决" in page.locator(".page-head").inner_text()
     assert no_sideways_scroll(page)
     shot(page, f"ticket-resolved-{name}")
+    page.goto(f"{base}/manufacturer/service-times")
+    assert page.locator("tr[data-region='华东']").count() == 1
+    assert no_sideways_scroll(page)
+    shot(page, f"service-times-{name}")
+    page.goto(f"{base}/manufacturer/sla-policies")
+    assert no_sideways_scroll(page)
+    shot(page, f"sla-policies-{name}")
 
     page, base = page_for("acme", size)
     sign_in(page, base, "hospital1@acme.test")
