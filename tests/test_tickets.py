@@ -574,3 +574,24 @@ def test_the_queue_exports_to_excel_with_its_filters_and_scope(signed_in, run_wo
     assert number not in {r[0] for r in south[1:]}
     assert signed_in("acme", "finance").post("/manufacturer/exports", {"list": "service_tickets", "request_id": "x" * 32},
                                              token_from="/manufacturer/dealers").status_code == 403
+
+
+def test_the_queue_walks_page_by_page_by_due_time(as_tenant):
+    from app.core.pagination import PER_PAGE
+
+    with as_tenant("acme") as s:
+        hospital1, service = _user(s, "hospital1"), _user(s, "service")
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=SH)
+        made = {_raise(s, hospital1, urgency="low", now=start + timedelta(minutes=7 * n), title=f"分页测试 {n}").id
+                for n in range(PER_PAGE + 7)}
+        seen, cursor, dues = [], None, []
+        while True:
+            page = tk.tickets_page(s, service, cursor, "", urgency="low")
+            seen += [r.id for r in page.items]
+            dues += [r.resolution_due_at for r in page.items]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        assert made <= set(seen) and len(seen) == len(set(seen))
+        assert dues == sorted(dues)
+        s.rollback()

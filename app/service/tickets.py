@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.channel.models import Hospital, Region
@@ -276,9 +276,13 @@ def tickets_page(session: Session, user, cursor: str | None, status: str = "", u
             and_(ServiceTicket.responded_at.is_(None), ServiceTicket.response_due_at < now),
             ServiceTicket.resolution_due_at < now))
     if status in ("", "active"):
-        stmt = stmt.where(ServiceTicket.status.in_(ACTIVE))
-        return keyset_page(session, stmt, (ServiceTicket.resolution_due_at, ServiceTicket.id),
-                           lambda r: (r.resolution_due_at, r.id), cursor, entities=False)
+        # the queue runs by due time; the cursor carries it as whole epoch seconds (a
+        # cursor is JSON), tickets without a due time last
+        due_key = cast(func.coalesce(func.floor(func.extract("epoch", ServiceTicket.resolution_due_at)), 2**53),
+                       BigInteger)
+        stmt = stmt.add_columns(due_key.label("due_key")).where(ServiceTicket.status.in_(ACTIVE))
+        return keyset_page(session, stmt, (due_key, ServiceTicket.id), lambda r: (r.due_key, r.id), cursor,
+                           entities=False)
     if status in status_labels():
         stmt = stmt.where(ServiceTicket.status == status)
     return keyset_page(session, stmt, (ServiceTicket.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
