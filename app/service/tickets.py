@@ -604,25 +604,31 @@ def cancel(session: Session, ticket: ServiceTicket, user, values: dict, now: dat
 
 # --- escalation -----------------------------------------------------------------------------------------
 
-def _escalation_recipients(session: Session, ticket: ServiceTicket, level: int) -> list[str]:
-    """Level 1: after-sales; 2: also the regional managers covering the ticket's region; 3: also the admins."""
+def _escalation_staff(session: Session) -> list:
+    """(email, roles, region paths) of the manufacturer staff escalations may go to."""
     from app.identity.models import User
 
-    roles = ["after_sales"] + (["regional_manager"] if level >= 2 else []) + (["admin"] if level >= 3 else [])
     users = session.scalars(select(User).where(User.portal == "manufacturer", User.active.is_(True),
-                                               User.roles.overlap(roles))).all()
-    path = session.scalar(select(Region.path).where(Region.id == ticket.region_id)) or ""
-    out = []
-    for u in users:
-        if u.has_role("after_sales", "admin") or any(path.startswith(r.path) for r in u.regions):
-            out.append(u.email)
-    return sorted(set(out))
+                                               User.roles.overlap(["after_sales", "regional_manager", "admin"]))).all()
+    return [(u.email, set(u.roles), [r.path for r in u.regions]) for u in users]
+
+
+def _escalation_recipients(staff: list, path: str, level: int) -> list[str]:
+    """Level 1: after-sales; 2: also the regional managers covering the ticket's region; 3: also the admins."""
+    out = set()
+    for email, roles, paths in staff:
+        if "after_sales" in roles or (level >= 3 and "admin" in roles) or (
+                level >= 2 and "regional_manager" in roles and any(path.startswith(p) for p in paths)):
+            out.add(email)
+    return sorted(out)
 
 
 def escalate_overdue(session: Session, now: datetime | None = None) -> int:
     """Raise the escalation level of every active ticket whose targets have passed
     (``sla.escalation_level``), with a timeline event and mail to the people of the new
     level. Never lowers a level; safe to run any number of times."""
+    from sqlalchemy.orm import selectinload
+
     from app.identity.models import OutboxMessage
 
     now = now or datetime.now(timezone.utc)
@@ -630,7 +636,13 @@ def escalate_overdue(session: Session, now: datetime | None = None) -> int:
         ServiceTicket.status.in_(ACTIVE), ServiceTicket.escalation_level < sla.MAX_ESCALATION,
         or_(and_(ServiceTicket.responded_at.is_(None), ServiceTicket.response_due_at < now),
             ServiceTicket.resolution_due_at < now))
-        .order_by(ServiceTicket.id).with_for_update(skip_locked=True)).all()
+        .options(selectinload(ServiceTicket.hospital))
+        .order_by(ServiceTicket.id).with_for_update(of=ServiceTicket, skip_locked=True)).all()
+    if not due:
+        return 0
+    staff = _escalation_staff(session)
+    paths = dict(session.execute(select(Region.id, Region.path)).all())
+    urgencies = urgency_labels()
     raised = 0
     for ticket in due:
         level = sla.escalation_level(now, ticket.created_at, ticket.response_due_at, ticket.responded_at,
@@ -640,13 +652,12 @@ def escalate_overdue(session: Session, now: datetime | None = None) -> int:
         ticket.escalation_level, ticket.escalated_at = level, now
         _event(session, ticket, "escalated", None, None, at=now, level=level)
         what = _("no answer yet") if level == 1 else _("not resolved in time")
-        for address in _escalation_recipients(session, ticket, level):
-            session.add(OutboxMessage(
-                to_address=address, kind="ticket_escalated",
-                subject=_("Escalation %(level)d: service ticket %(number)s, %(what)s", level=level,
-                          number=ticket.number, what=what)[:300],
-                body=_("%(hospital)s: %(title)s (urgency %(urgency)s).", hospital=ticket.hospital.name,
-                       title=ticket.title, urgency=str(urgency_labels()[ticket.urgency]))))
+        subject = _("Escalation %(level)d: service ticket %(number)s, %(what)s", level=level, number=ticket.number,
+                    what=what)[:300]
+        body = _("%(hospital)s: %(title)s (urgency %(urgency)s).", hospital=ticket.hospital.name, title=ticket.title,
+                 urgency=str(urgencies[ticket.urgency]))
+        for address in _escalation_recipients(staff, paths.get(ticket.region_id, ""), level):
+            session.add(OutboxMessage(to_address=address, kind="ticket_escalated", subject=subject, body=body))
         raised += 1
     session.flush()
     return raised
