@@ -198,6 +198,8 @@ def test_hospital_sees_its_equipment_warranty_and_overdue_visit(as_tenant, signe
     calendar = h1.get("/hospital/service-visits?when=overdue").get_data(as_text=True)
     assert f"/hospital/service-visits/{visit_id}" in calendar
     assert h1.get(f"/hospital/service-visits/{visit_id}").status_code == 200
+    dashboard = h1.get("/hospital/").get_data(as_text=True)
+    assert "设备与维保" in dashboard and "/hospital/service-visits?when=overdue" in dashboard
 
 
 @pytest.mark.parametrize("local, paths", [

@@ -14,8 +14,15 @@ from portals.hospital import equipment as equipment_h
 
 class RHDashboard(RHHospital):
     def get(self):
+        from app.core.i18n import shanghai_today
+        from app.service import queries as service_q
+
+        day = shanghai_today()
         return render_page("hospital/dashboard.html", hospital=current_user.hospital,
-                           colleagues=colleagues(db.session, current_user))
+                           colleagues=colleagues(db.session, current_user),
+                           equipment=service_q.standing_counts(db.session, current_user, day),
+                           visit_counts=service_q.visit_counts(db.session, current_user, day),
+                           next_visits=service_q.visits(db.session, current_user, "upcoming", day, limit=3))
 
 
 bp = Blueprint("hospital", __name__, url_prefix="/hospital")
