@@ -302,9 +302,12 @@ def extend_calendars(session: Session, today: date) -> tuple[int, int]:
     horizon = add_months(today, HORIZON_MONTHS)
     last = (select(ServiceVisit.plan_id, func.max(ServiceVisit.due_on).label("last"))
             .group_by(ServiceVisit.plan_id).subquery())
+    # the next due date after the last visit, by PostgreSQL's month arithmetic: never later
+    # than the anchored date (both clamp to month ends), so no plan that needs a visit is missed
+    following = last.c.last + func.make_interval(0, ServicePlan.interval_months)
     short = session.scalars(
         select(ServicePlan).outerjoin(last, last.c.plan_id == ServicePlan.id)
-        .where(ServicePlan.status == "active", (last.c.last.is_(None)) | (last.c.last < horizon),
+        .where(ServicePlan.status == "active", (last.c.last.is_(None)) | (following <= horizon),
                (ServicePlan.ends_on.is_(None)) | (ServicePlan.ends_on >= today))
         .order_by(ServicePlan.id))
     added = sum(generate_visits(session, plan, today) for plan in list(short))
