@@ -217,3 +217,15 @@ def test_a_regional_manager_sees_and_exports_the_units_of_their_regions_only(sig
     everything = exported_rows(signed_in("acme", "service"), run_worker, as_tenant, "installed_base",
                                token_from="/manufacturer/installed-base")
     assert "北京协和医院" in {r[3] for r in everything[1:]} and len(everything) > len(rows)
+
+
+def test_the_installed_base_filters_by_region_and_warranty_status(signed_in, as_tenant):
+    from app.channel.models import Region
+
+    with as_tenant("acme") as s:
+        south = s.scalar(select(Region.id).where(Region.code == "SOUTH"))
+    service = signed_in("acme", "service")
+    html = service.get(f"/manufacturer/installed-base?region={south}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "中山大学附属第一医院" in html and "复旦大学附属中山医院" not in html and "北京协和医院" not in html
+    html = service.get("/manufacturer/installed-base?standing=unknown").get_data(as_text=True)
+    assert "保修状态未知" in html and "保修期内</span>" not in html
