@@ -344,3 +344,17 @@ def test_the_installation_report_is_kept_with_the_unit_for_its_hospital_only(as_
     for local in ("hospital2", "dealer2"):
         assert signed_in("acme", local).get(f"/documents/{document_id}").status_code == 404
     assert signed_in("globex", "admin").get(f"/documents/{document_id}").status_code == 404
+
+
+def test_a_visit_that_just_became_overdue_is_mailed_once_to_its_dealer(as_tenant, acme):
+    from app.identity.models import OutboxMessage
+
+    with as_tenant("acme") as s:
+        unit = _unit(s, acme)
+        plan = _plan(s, acme, unit, engineer_id="", dealer_id=acme["D-SH-001"], starts_on=shanghai_today() - timedelta(days=1))
+        ops.generate_visits(s, plan, since=plan.starts_on)
+        assert ops.notify_overdue(s, shanghai_today()) >= 1
+        assert ops.notify_overdue(s, shanghai_today()) == 0
+        mails = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "service_visit_overdue",
+                                                           OutboxMessage.subject.contains(unit.serial_no))))
+        assert {m.to_address for m in mails} == {"dealer1@acme.test"}
