@@ -8,12 +8,14 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
+from app.channel.models import Dealer
 from app.channel.queries import regions
 from app.compliance import queries as audit_q
 from app.core import coerce
 from app.core.db import db
 from app.core.htmx import render_page
 from app.core.i18n import shanghai_today
+from app.identity.models import User
 from app.service import installed, plans
 from app.service import queries as q
 from app.service.rules import warranty_standing
@@ -73,9 +75,6 @@ def visits_page(portal: str, **extra):
 
 
 def visit_page(portal: str, visit, errors: dict | None = None, form: dict | None = None, status: int = 200, **extra):
-    from app.channel.models import Dealer
-    from app.identity.models import User
-
     day = shanghai_today()
     engineer = db.session.get(User, visit.engineer_id) if visit.engineer_id else None
     dealer = db.session.get(Dealer, visit.dealer_id) if visit.dealer_id else None

@@ -5,7 +5,9 @@ from flask_login import current_user
 from app.core.db import db
 from app.core.handlers import RHHospital
 from app.core.htmx import render_page
+from app.core.i18n import shanghai_today
 from app.identity.queries import colleagues
+from app.service import queries as service_q
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
 from portals.hospital import surgery as surgery_h
@@ -14,9 +16,6 @@ from portals.hospital import equipment as equipment_h
 
 class RHDashboard(RHHospital):
     def get(self):
-        from app.core.i18n import shanghai_today
-        from app.service import queries as service_q
-
         day = shanghai_today()
         return render_page("hospital/dashboard.html", hospital=current_user.hospital,
                            colleagues=colleagues(db.session, current_user),
