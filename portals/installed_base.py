@@ -8,11 +8,14 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
+from app.channel.models import Dealer
+from app.channel.queries import regions
 from app.compliance import queries as audit_q
 from app.core import coerce
 from app.core.db import db
 from app.core.htmx import render_page
 from app.core.i18n import shanghai_today
+from app.identity.models import User
 from app.service import installed, plans
 from app.service import queries as q
 from app.service.rules import warranty_standing
@@ -39,11 +42,13 @@ def units_page(portal: str, **extra):
     args = request.args
     standing = args.get("standing", "") if args.get("standing") in installed.STANDING_LABELS else ""
     status = args.get("status", "active") if args.get("status", "active") in ("active", "retired", "") else "active"
-    flt = q.UnitFilter(q=args.get("q", "")[:60], standing=standing, sku_id=coerce.int_arg(args, "sku"), status=status)
+    flt = q.UnitFilter(q=args.get("q", "")[:60], standing=standing, sku_id=coerce.int_arg(args, "sku"), status=status,
+                       region_id=coerce.int_arg(args, "region") if portal == "manufacturer" else None)
     day = shanghai_today()
     page = q.units_page(db.session, current_user, flt, args.get("after"), day)
     return render_page("service/units.html", block="results", page=page, flt=flt, day=day, **endpoints(portal),
                        counts=q.standing_counts(db.session, current_user, day), skus=q.equipment_skus(db.session),
+                       regions=regions(db.session, max_level=1) if portal == "manufacturer" else [],
                        **labels(), **extra)
 
 
@@ -78,9 +83,6 @@ def visits_page(portal: str, **extra):
 
 
 def visit_page(portal: str, visit, errors: dict | None = None, form: dict | None = None, status: int = 200, **extra):
-    from app.channel.models import Dealer
-    from app.identity.models import User
-
     day = shanghai_today()
     engineer = db.session.get(User, visit.engineer_id) if visit.engineer_id else None
     dealer = db.session.get(Dealer, visit.dealer_id) if visit.dealer_id else None

@@ -217,3 +217,32 @@ def test_a_regional_manager_sees_and_exports_the_units_of_their_regions_only(sig
     everything = exported_rows(signed_in("acme", "service"), run_worker, as_tenant, "installed_base",
                                token_from="/manufacturer/installed-base")
     assert "北京协和医院" in {r[3] for r in everything[1:]} and len(everything) > len(rows)
+
+
+def test_the_installed_base_filters_by_region_and_warranty_status(signed_in, as_tenant):
+    from app.channel.models import Region
+
+    with as_tenant("acme") as s:
+        south = s.scalar(select(Region.id).where(Region.code == "SOUTH"))
+    service = signed_in("acme", "service")
+    html = service.get(f"/manufacturer/installed-base?region={south}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "中山大学附属第一医院" in html and "复旦大学附属中山医院" not in html and "北京协和医院" not in html
+    html = service.get("/manufacturer/installed-base?standing=unknown").get_data(as_text=True)
+    assert "保修状态未知" in html and "保修期内</span>" not in html
+
+
+def test_a_unit_entered_by_hand_before_its_delivery_is_signed_keeps_its_data(as_tenant, acme):
+    from app.orders.models import Allocation
+
+    with as_tenant("acme") as s:
+        order = allocated_order(s, lines=[(acme["IVD-POCT-01"], 1)])
+        allocation = s.scalar(select(Allocation).where(Allocation.order_line_id == order.lines[0].id))
+        serial = allocation.lot.serial_no
+        by_hand = create_unit(s, {"hospital_id": acme["H-SH-001"], "sku_id": acme["IVD-POCT-01"], "serial_no": serial,
+                                  "installed_on": "2026-01-05", "department": "急诊科"}, _user(s, acme, "service"))
+        shipment = _ship(s, acme, order, direct=True)
+        ful.confirm_delivery(s, shipment, _user(s, acme, "hospital1"), "张医工", {})
+        units = list(s.scalars(select(InstalledUnit).where(InstalledUnit.sku_id == acme["IVD-POCT-01"],
+                                                           InstalledUnit.serial_no == serial)))
+        assert units == [by_hand] and by_hand.department == "急诊科" and by_hand.installed_on == date(2026, 1, 5)
+        assert by_hand.shipment_line_id == shipment.lines[0].id and by_hand.lot_id == shipment.lines[0].lot_id

@@ -198,6 +198,8 @@ def test_hospital_sees_its_equipment_warranty_and_overdue_visit(as_tenant, signe
     calendar = h1.get("/hospital/service-visits?when=overdue").get_data(as_text=True)
     assert f"/hospital/service-visits/{visit_id}" in calendar
     assert h1.get(f"/hospital/service-visits/{visit_id}").status_code == 200
+    dashboard = h1.get("/hospital/").get_data(as_text=True)
+    assert "设备与维保" in dashboard and "/hospital/service-visits?when=overdue" in dashboard
 
 
 @pytest.mark.parametrize("local, paths", [
@@ -342,3 +344,50 @@ def test_the_installation_report_is_kept_with_the_unit_for_its_hospital_only(as_
     for local in ("hospital2", "dealer2"):
         assert signed_in("acme", local).get(f"/documents/{document_id}").status_code == 404
     assert signed_in("globex", "admin").get(f"/documents/{document_id}").status_code == 404
+
+
+def test_a_visit_that_just_became_overdue_is_mailed_once_to_its_dealer(as_tenant, acme):
+    from app.identity.models import OutboxMessage
+
+    with as_tenant("acme") as s:
+        unit = _unit(s, acme)
+        plan = _plan(s, acme, unit, engineer_id="", dealer_id=acme["D-SH-001"], starts_on=shanghai_today() - timedelta(days=1))
+        ops.generate_visits(s, plan, since=plan.starts_on)
+        assert ops.notify_overdue(s, shanghai_today()) >= 1
+        assert ops.notify_overdue(s, shanghai_today()) == 0
+        mails = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "service_visit_overdue",
+                                                           OutboxMessage.subject.contains(unit.serial_no))))
+        assert {m.to_address for m in mails} == {"dealer1@acme.test"}
+
+
+def test_after_sales_edit_a_unit_pause_a_plan_and_move_a_visit_from_the_pages(as_tenant, signed_in):
+    unit_id, plan_id, visit_id, _serial = _world(as_tenant)
+    b = signed_in("acme", "service")
+    edit = f"/manufacturer/installed-base/{unit_id}/edit"
+    assert 'value="2025-01-10"' in b.get(edit).get_data(as_text=True)
+    bad = b.post(edit, {"installed_on": "2025-01-10", "contract_no": "WB-9", "contract_start": "2026-01-01"})
+    assert bad.status_code == 400 and 'id="f-contract_end-error"' in bad.get_data(as_text=True)
+    ok = b.post(edit, {"installed_on": "2025-01-10", "department": "急诊科", "contract_no": "WB-9",
+                       "contract_start": "2026-01-01", "contract_end": "2026-12-31", "contract_coverage": "labour",
+                       "warranty_coverage": "parts_and_labour", "status": "active", "reason": "签订维保合同"})
+    assert ok.status_code == 303
+    unit_page = b.get(f"/manufacturer/installed-base/{unit_id}").get_data(as_text=True)
+    assert "WB-9" in unit_page and "签订维保合同" in unit_page
+    visit_page = b.get(f"/manufacturer/service-visits/{visit_id}").get_data(as_text=True)
+    assert 'name="part_sku-0"' in visit_page and 'name="cancel_reason"' in visit_page
+    moved_to = (shanghai_today() + timedelta(days=2)).isoformat()
+    assert b.post(f"/manufacturer/service-visits/{visit_id}/reschedule", {"due_on": moved_to, "engineer_id": "",
+                                                                         "dealer_id": ""}).status_code == 400
+    with as_tenant("acme") as s:
+        acme = ids(s)
+    assert b.post(f"/manufacturer/service-visits/{visit_id}/reschedule",
+                  {"due_on": moved_to, "engineer_id": acme["service"], "dealer_id": ""}).status_code == 303
+    paused = b.post(f"/manufacturer/service-plans/{plan_id}/status", {"status": "paused", "reason": "科室装修"})
+    assert paused.status_code == 303
+    plan_page = b.get(f"/manufacturer/service-plans/{plan_id}").get_data(as_text=True)
+    assert "已暂停" in plan_page and "科室装修" in plan_page
+    with as_tenant("acme") as s:
+        visit = s.get(ServiceVisit, visit_id)
+        assert visit.status == "cancelled" and visit.due_on.isoformat() == moved_to
+    assert signed_in("acme", "channel").post(f"/manufacturer/service-plans/{plan_id}/status", {"status": "active"},
+                                             token_from=f"/manufacturer/service-plans/{plan_id}").status_code == 403

@@ -63,10 +63,17 @@ def _delivery_day(at) -> date:
 
 def _new_unit(session: Session, *, hospital_id: int, sku: Sku, lot: Lot, day: date, dealer_id: int | None,
               shipment_line_id: int | None, actor_id: int | None, note: str) -> InstalledUnit | None:
-    """A unit for one delivered serial, unless that serial is already installed (a unit
-    entered by hand before the delivery was signed keeps its own data)."""
-    if not lot.serial_no or session.scalar(select(InstalledUnit.id).where(
-            InstalledUnit.sku_id == sku.id, InstalledUnit.serial_no == lot.serial_no)):
+    """A unit for one delivered serial, unless that serial is already installed: a unit
+    entered by hand before the delivery was signed keeps its own data and is only linked
+    to the lot and the delivery line it came with."""
+    if not lot.serial_no:
+        return None
+    known = session.scalar(select(InstalledUnit).where(InstalledUnit.sku_id == sku.id,
+                                                       InstalledUnit.serial_no == lot.serial_no))
+    if known is not None:
+        if known.hospital_id == hospital_id:
+            known.lot_id = known.lot_id or lot.id
+            known.shipment_line_id = known.shipment_line_id or shipment_line_id
         return None
     months = setting(session, "warranty_months")
     unit = InstalledUnit(hospital_id=hospital_id, sku_id=sku.id, serial_no=lot.serial_no, lot_id=lot.id,

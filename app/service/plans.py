@@ -302,9 +302,12 @@ def extend_calendars(session: Session, today: date) -> tuple[int, int]:
     horizon = add_months(today, HORIZON_MONTHS)
     last = (select(ServiceVisit.plan_id, func.max(ServiceVisit.due_on).label("last"))
             .group_by(ServiceVisit.plan_id).subquery())
+    # the next due date after the last visit, by PostgreSQL's month arithmetic: never later
+    # than the anchored date (both clamp to month ends), so no plan that needs a visit is missed
+    following = last.c.last + func.make_interval(0, ServicePlan.interval_months)
     short = session.scalars(
         select(ServicePlan).outerjoin(last, last.c.plan_id == ServicePlan.id)
-        .where(ServicePlan.status == "active", (last.c.last.is_(None)) | (last.c.last < horizon),
+        .where(ServicePlan.status == "active", (last.c.last.is_(None)) | (following <= horizon),
                (ServicePlan.ends_on.is_(None)) | (ServicePlan.ends_on >= today))
         .order_by(ServicePlan.id))
     added = sum(generate_visits(session, plan, today) for plan in list(short))
@@ -313,8 +316,44 @@ def extend_calendars(session: Session, today: date) -> tuple[int, int]:
     return added, overdue
 
 
+def notify_overdue(session: Session, day: date) -> int:
+    """Mail (outbox) the engineer — or the dealer's owners, or after-sales when nobody is
+    assigned — about each visit that fell due yesterday and is not reported. A message
+    already queued is not queued again, so a second run the same day sends nothing."""
+    from app.identity.models import OutboxMessage
+
+    due = day.fromordinal(day.toordinal() - 1)
+    sent = 0
+    for visit in session.scalars(select(ServiceVisit).where(ServiceVisit.status == "scheduled", ServiceVisit.due_on == due)
+                                 .order_by(ServiceVisit.id)):
+        unit = visit.unit
+        to = []
+        if visit.engineer_id:
+            to.append(session.get(User, visit.engineer_id))
+        if visit.dealer_id:
+            to += session.scalars(select(User).where(User.dealer_id == visit.dealer_id, User.roles.contains(["dealer_owner"])))
+        if not to:
+            to = list(session.scalars(select(User).where(User.portal == "manufacturer", User.roles.contains(["after_sales"]))))
+        subject = _("Maintenance visit overdue: %(sku)s %(serial)s at %(hospital)s (due %(day)s)", sku=unit.sku.name,
+                    serial=unit.serial_no, hospital=unit.hospital.name, day=visit.due_on.isoformat())[:300]
+        body = _("The maintenance visit of %(sku)s %(serial)s (%(department)s) was due on %(day)s and has no report yet. "
+                 "Report it, or move it to a new date.", sku=unit.sku.name, serial=unit.serial_no,
+                 department=unit.department or "—", day=visit.due_on.isoformat())
+        for user in to:
+            if user is None or not user.active or session.scalar(select(OutboxMessage.id).where(
+                    OutboxMessage.kind == "service_visit_overdue", OutboxMessage.to_address == user.email,
+                    OutboxMessage.subject == subject)):
+                continue
+            session.add(OutboxMessage(to_address=user.email, subject=subject, body=body, kind="service_visit_overdue"))
+            sent += 1
+    session.flush()
+    return sent
+
+
 @daily("service-visits", needs_table="service_visits", actor="maintenance calendar")
 def daily_visits(session: Session, day: date) -> str | None:
-    """Extend every active plan's calendar; report the overdue visits. Safe to run twice."""
+    """Extend every active plan's calendar, mail about the visits that just became
+    overdue, count the overdue ones. Safe to run twice."""
     added, overdue = extend_calendars(session, day)
-    return f"{added} visit(s) scheduled, {overdue} overdue" if added or overdue else None
+    mailed = notify_overdue(session, day)
+    return f"{added} visit(s) scheduled, {overdue} overdue, {mailed} reminder(s)" if added or overdue or mailed else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Sku
@@ -56,6 +56,7 @@ class UnitFilter:
     sku_id: int | None = None
     hospital_id: int | None = None
     status: str = "active"
+    region_id: int | None = None
 
 
 def units_page(session: Session, user, flt: UnitFilter, cursor: str | None, day: date) -> Page:
@@ -79,6 +80,10 @@ def units_page(session: Session, user, flt: UnitFilter, cursor: str | None, day:
         stmt = stmt.where(InstalledUnit.hospital_id == flt.hospital_id)
     if flt.status:
         stmt = stmt.where(InstalledUnit.status == flt.status)
+    if flt.region_id:
+        from app.channel.queries import _subtree_ids
+
+        stmt = stmt.where(Hospital.region_id.in_(_subtree_ids(flt.region_id)))
     return keyset_page(session, stmt, (InstalledUnit.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
 
 
@@ -222,7 +227,8 @@ def _export_rows(session, user, params):
 
     status = params.get("status", "active")
     flt = UnitFilter(q=str(params.get("q") or "")[:60], standing=choice_param(params, "standing", STANDING_LABELS),
-                     sku_id=id_param(params, "sku"), status=status if status in ("active", "retired", "") else "active")
+                     sku_id=id_param(params, "sku"), status=status if status in ("active", "retired", "") else "active",
+                     region_id=id_param(params, "region"))
     day = shanghai_today()
     for items in walk_batches(lambda cursor: units_page(session, user, flt, cursor, day)):
         for r in items:
@@ -238,7 +244,7 @@ def _register_export():
     register_export("installed_base", _l("Installed base"), SERVICE_VIEWERS,
                     (_l("Serial no."), _l("SKU code"), _l("Product"), _l("Hospital"), _l("Department"), _l("Installed on"),
                      _l("Warranty status"), _l("Warranty end"), _l("Contract no."), _l("Contract end"), _l("Dealer")),
-                    _export_rows, params=("q", "standing", "sku", "status"))
+                    _export_rows, params=("q", "standing", "sku", "status", "region"))
 
 
 _register_export()

@@ -5,7 +5,9 @@ from flask_login import current_user
 from app.core.db import db
 from app.core.handlers import RHHospital
 from app.core.htmx import render_page
+from app.core.i18n import shanghai_today
 from app.identity.queries import colleagues
+from app.service import queries as service_q
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
 from portals.hospital import surgery as surgery_h
@@ -15,8 +17,12 @@ from portals.hospital import tickets as tickets_h
 
 class RHDashboard(RHHospital):
     def get(self):
+        day = shanghai_today()
         return render_page("hospital/dashboard.html", hospital=current_user.hospital,
-                           colleagues=colleagues(db.session, current_user))
+                           colleagues=colleagues(db.session, current_user),
+                           equipment=service_q.standing_counts(db.session, current_user, day),
+                           visit_counts=service_q.visit_counts(db.session, current_user, day),
+                           next_visits=service_q.visits(db.session, current_user, "upcoming", day, limit=3))
 
 
 bp = Blueprint("hospital", __name__, url_prefix="/hospital")

@@ -5,20 +5,24 @@ from __future__ import annotations
 from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
+from app.channel.models import Dealer
 from app.channel.queries import ChannelScope, dealer_choices, hospital_choices
+from app.compliance import queries as audit_q
 from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import RHManufacturer, get_or_404
 from app.core.htmx import redirect, render_page
 from app.core.i18n import shanghai_today
+from app.identity.models import User
 from app.inventory.models import Warehouse
 from app.service import installed, plans
 from app.service import queries as q
 from app.service.models import COVERAGES
 from portals import installed_base as pages
+from portals.channel_forms import uploaded_file
 from portals.forms import refused
-from sqlalchemy import select
 
 UNIT_FIELDS = ("hospital_id", "sku_id", "serial_no", "installed_on", "department", "location", "dealer_id",
                "warranty_start", "warranty_end", "warranty_coverage", "contract_no", "contract_start", "contract_end",
@@ -87,8 +91,6 @@ class RHUnitReport(RHUnitRecord):
     roles = installed.UNIT_EDITORS
 
     def post(self, unit_id):
-        from portals.channel_forms import uploaded_file
-
         try:
             installed.attach_installation_report(db.session, self.unit, uploaded_file(), current_user)
         except InvalidInput as err:
@@ -159,12 +161,7 @@ class RHPlanRecord(RHManufacturer):
 
 
 def _plan_page(plan, errors: dict | None = None, status: int = 200):
-    from app.compliance import queries as audit_q
-    from app.identity.models import User
-
     day = shanghai_today()
-    from app.channel.models import Dealer
-
     engineer = db.session.get(User, plan.engineer_id) if plan.engineer_id else None
     dealer = db.session.get(Dealer, plan.dealer_id) if plan.dealer_id else None
     return render_page("service/plan.html", status=status, plan=plan, engineer=engineer, day=day, errors=errors or {},

@@ -19,6 +19,8 @@ def test_after_sales_plans_a_unit_and_the_hospital_sees_the_visit(page_for, view
     sign_in(page, base, "service@acme.test")
     page.wait_for_url("**/manufacturer/")
     page.goto(f"{base}/manufacturer/installed-base")
+    assert no_sideways_scroll(page)
+    shot(page, f"installed-base-{name}")
     page.click("text=新增装机")
     page.wait_for_url("**/installed-base/new")
     page.select_option("select[name=hospital_id]", label="复旦大学附属中山医院")
