@@ -543,6 +543,10 @@ def test_the_demo_has_three_months_of_tickets_across_the_regions(as_tenant, sign
     for area in ("京津冀", "华东", "华南"):
         assert f'data-region="{area}"' in times
     assert "工单" in signed_in("acme", "hospital1").get("/hospital/tickets?status=all").get_data(as_text=True)
+    dashboard = signed_in("acme", "hospital1").get("/hospital/").get_data(as_text=True)
+    with as_tenant("acme") as s:
+        counts = tk.ticket_counts(s, _user(s, "hospital1"))
+    assert f"服务工单：{counts['active']} 张处理中，{counts['resolved']} 张已解决待您确认。" in dashboard
 
 
 def test_a_unit_page_lists_its_tickets_and_raises_one_for_it(signed_in, as_tenant, shanghai_ticket):

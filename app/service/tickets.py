@@ -288,6 +288,14 @@ def tickets_page(session: Session, user, cursor: str | None, status: str = "", u
     return keyset_page(session, stmt, (ServiceTicket.id,), lambda r: (r.id,), cursor, entities=False, descending=True)
 
 
+def ticket_counts(session: Session, user) -> dict[str, int]:
+    """Tickets in the user's scope by status (active ones and those awaiting confirmation)."""
+    stmt = _scope(select(ServiceTicket.status, func.count()).where(ServiceTicket.status.in_((*ACTIVE, "resolved")))
+                  .group_by(ServiceTicket.status), user)
+    counts = dict(session.execute(stmt).all())
+    return {"active": sum(counts.get(s, 0) for s in ACTIVE), "resolved": counts.get("resolved", 0)}
+
+
 def tickets_of_unit(session: Session, user, unit_id: int, limit: int = 10) -> list[ServiceTicket]:
     """The unit's latest tickets in the user's scope, newest first."""
     return list(session.scalars(_scope(select(ServiceTicket).where(ServiceTicket.unit_id == unit_id), user)

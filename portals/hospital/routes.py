@@ -8,6 +8,7 @@ from app.core.htmx import render_page
 from app.core.i18n import shanghai_today
 from app.identity.queries import colleagues
 from app.service import queries as service_q
+from app.service.tickets import ticket_counts
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
 from portals.hospital import surgery as surgery_h
@@ -22,7 +23,8 @@ class RHDashboard(RHHospital):
                            colleagues=colleagues(db.session, current_user),
                            equipment=service_q.standing_counts(db.session, current_user, day),
                            visit_counts=service_q.visit_counts(db.session, current_user, day),
-                           next_visits=service_q.visits(db.session, current_user, "upcoming", day, limit=3))
+                           next_visits=service_q.visits(db.session, current_user, "upcoming", day, limit=3),
+                           tickets=ticket_counts(db.session, current_user))
 
 
 bp = Blueprint("hospital", __name__, url_prefix="/hospital")
