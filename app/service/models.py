@@ -192,6 +192,8 @@ class ServiceTicket(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         Index("ix_service_tickets_hospital", "hospital_id", "id"),
         Index("ix_service_tickets_queue", "status", "resolution_due_at"),
+        #: the region view counts the tickets raised in a date range
+        Index("ix_service_tickets_raised", "created_at"),
     )
 
     number: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)

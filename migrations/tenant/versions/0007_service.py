@@ -205,6 +205,7 @@ def _tickets() -> None:
     op.create_index(op.f('ix_service_tickets_dealer_id'), 'service_tickets', ['dealer_id'], unique=False)
     op.create_index('ix_service_tickets_hospital', 'service_tickets', ['hospital_id', 'id'], unique=False)
     op.create_index('ix_service_tickets_queue', 'service_tickets', ['status', 'resolution_due_at'], unique=False)
+    op.create_index('ix_service_tickets_raised', 'service_tickets', ['created_at'], unique=False)
     op.create_index(op.f('ix_service_tickets_region_id'), 'service_tickets', ['region_id'], unique=False)
     op.create_index(op.f('ix_service_tickets_unit_id'), 'service_tickets', ['unit_id'], unique=False)
     op.create_table('ticket_events',
@@ -355,6 +356,7 @@ def downgrade() -> None:
     op.drop_table('service_visits')
     op.drop_index(op.f('ix_service_tickets_unit_id'), table_name='service_tickets')
     op.drop_index(op.f('ix_service_tickets_region_id'), table_name='service_tickets')
+    op.drop_index('ix_service_tickets_raised', table_name='service_tickets')
     op.drop_index('ix_service_tickets_queue', table_name='service_tickets')
     op.drop_index('ix_service_tickets_hospital', table_name='service_tickets')
     op.drop_index(op.f('ix_service_tickets_dealer_id'), table_name='service_tickets')
