@@ -219,6 +219,11 @@ def test_after_sales_assigns_answers_resolves_and_the_hospital_confirms(as_tenan
         assert err.value.field == "rating"
         tk.reopen(s, t, _user(s, "hospital1"), {"reopen_reason": "下午又报同样错误"})
         assert t.status == "in_progress" and t.resolved_at is None
+        from app.compliance.models import AuditEvent
+
+        audit = s.scalar(select(AuditEvent).where(AuditEvent.entity_type == "service_tickets",
+                                                  AuditEvent.entity_id == str(t.id)).order_by(AuditEvent.seq.desc()))
+        assert audit.reason == "下午又报同样错误" and audit.after["status"] == "in_progress"
         tk.resolve(s, t, service, {"resolution": "更换主控板，连续运行 4 小时无报错"})
         tk.confirm(s, t, _user(s, "hospital1"), {"rating": "4", "rating_comment": "响应及时"})
         assert t.status == "confirmed" and t.rating == 4 and t.confirmed_at is not None

@@ -22,6 +22,7 @@ from sqlalchemy import BigInteger, and_, case, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.channel.models import Hospital, Region
+from app.compliance.operations import reason
 from app.core import coerce
 from app.core.errors import InvalidInput
 from app.core.i18n import shanghai_today
@@ -412,7 +413,8 @@ def raise_ticket(session: Session, user, values: dict, uploads=None, now: dateti
     standing, labour_charged, _parts = charges(unit, now.astimezone(sla.SHANGHAI).date())
     response_due, resolution_due = targets(session, urgency, hospital.region_id, now)
     ticket = ServiceTicket(hospital_id=hospital.id, unit_id=unit.id if unit else None,
-                           dealer_id=(unit.dealer_id if unit and unit.dealer_id else None) or hospital.serving_dealer_id,
+                           dealer_id=user.dealer_id if user.portal == "dealer" else (
+                               (unit.dealer_id if unit and unit.dealer_id else None) or hospital.serving_dealer_id),
                            region_id=hospital.region_id, raised_via=user.portal, raised_by_id=user.id, urgency=urgency,
                            title=title, description=description, status="open", warranty_standing=standing,
                            chargeable=labour_charged, response_due_at=response_due, resolution_due_at=resolution_due,
@@ -590,9 +592,10 @@ def reopen(session: Session, ticket: ServiceTicket, user, values: dict, now: dat
     if not may_confirm(user, ticket):
         raise InvalidInput("form", _("Only the hospital can reopen a resolved ticket."))
     why = _text(values, "reopen_reason", 1000)
-    ticket.status, ticket.resolved_at = "in_progress", None
-    _event(session, ticket, "reopened", user, why, at=now)
-    session.flush()
+    with reason(session, why, "reopen"):
+        ticket.status, ticket.resolved_at = "in_progress", None
+        _event(session, ticket, "reopened", user, why, at=now)
+        session.flush()
     return ticket
 
 
@@ -604,9 +607,10 @@ def cancel(session: Session, ticket: ServiceTicket, user, values: dict, now: dat
     if ticket.status not in ACTIVE or not (own or (user.portal == "manufacturer" and user.has_role(*WORKERS))):
         raise InvalidInput("form", _("This ticket cannot be cancelled."))
     why = _text(values, "cancel_reason", 1000)
-    ticket.status = "cancelled"
-    _event(session, ticket, "cancelled", user, why, at=now)
-    session.flush()
+    with reason(session, why, "cancel"):
+        ticket.status = "cancelled"
+        _event(session, ticket, "cancelled", user, why, at=now)
+        session.flush()
     return ticket
 
 
