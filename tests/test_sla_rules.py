@@ -163,3 +163,14 @@ def test_the_clock_adds_up(hours, start, first, second):
     end = middle + timedelta(minutes=second)
     assert sla.clock_minutes(start, end, hours) == (sla.clock_minutes(start, middle, hours)
                                                     + sla.clock_minutes(middle, end, hours))
+
+
+@settings(max_examples=200, deadline=None)
+@given(moments, st.integers(1, 3000), st.integers(0, 6000), st.integers(0, 20000), st.integers(0, 20000))
+def test_escalation_only_climbs_as_time_passes(raised, response, extra, first, later):
+    response_due = raised + timedelta(minutes=response)
+    resolution_due = response_due + timedelta(minutes=extra)
+    a = raised + timedelta(minutes=first)
+    b = a + timedelta(minutes=later)
+    assert (sla.escalation_level(a, raised, response_due, None, resolution_due, None)
+            <= sla.escalation_level(b, raised, response_due, None, resolution_due, None) <= sla.MAX_ESCALATION)
