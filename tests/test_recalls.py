@@ -311,3 +311,92 @@ def test_quarantine_blocks_allocation_also_of_units_received_later(world, as_ten
         line = session.scalar(select(OrderLine).where(OrderLine.order_id == after.id))
         assert line.allocated_quantity == 6  # 4 went to the earlier order; the rest is back-ordered
         session.rollback()
+
+
+# --- the pages -----------------------------------------------------------------------------------------------
+
+def _notice_ids(world, as_tenant, campaign_id) -> dict:
+    with as_tenant(world) as session:
+        out = {}
+        for n in q.notices(session, campaign_id):
+            out[(n.dealer or n.hospital).code] = n.id
+        return out
+
+
+def test_recall_journey_through_the_portals_and_who_may_see_what(world, as_tenant, signed_in, run_worker):
+    with as_tenant(world) as session:
+        s = build_scenario(session)
+        sku_id, tag = s["sku"].id, s["tag"]
+    qa = signed_in(world, "qa")
+    form = {"title": "输送系统回撤不畅", "reason": "球囊回撤阻力偏大", "classification": "2", "actions_required": "停止使用并隔离",
+            "sku_id-0": str(sku_id), "kind-0": "range", "lot_no-0": f"{tag}-01", "lot_to-0": ""}
+    refused_page = qa.post("/manufacturer/recalls/new", form)
+    assert refused_page.status_code == 400
+    assert 'id="f-lot_to-0-error"' in refused_page.get_data(as_text=True)
+    form["lot_to-0"] = f"{tag}-05"
+    created = qa.post("/manufacturer/recalls/new", form)
+    assert created.status_code == 303
+    campaign_id = int(created.headers["Location"].rstrip("/").split("/")[-1])
+    draft = qa.get(f"/manufacturer/recalls/{campaign_id}").get_data(as_text=True)
+    assert "复旦大学附属中山医院" in draft and "首都医科大学附属北京安贞医院" in draft
+    assert qa.post(f"/manufacturer/recalls/{campaign_id}/activate", {},
+                   token_from=f"/manufacturer/recalls/{campaign_id}").status_code == 303
+    console = qa.get(f"/manufacturer/recalls/{campaign_id}").get_data(as_text=True)
+    assert 'id="recall-effectiveness">50.0 %' in console
+
+    # dealers, hospitals and other tenants: only their own
+    notices = _notice_ids(world, as_tenant, campaign_id)
+    h1, h2, d1 = notices["H-SH-001"], notices["H-BJ-002"], notices["D-SH-001"]
+    hospital1, hospital2 = signed_in(world, "hospital1"), signed_in(world, "hospital2")
+    dealer1, dealer2 = signed_in(world, "dealer1"), signed_in(world, "dealer2")
+    assert f"/hospital/recalls/{h1}" in hospital1.get("/hospital/recalls").get_data(as_text=True)
+    listed2 = hospital2.get("/hospital/recalls").get_data(as_text=True)
+    assert f"/hospital/recalls/{h2}" in listed2 and f"/hospital/recalls/{h1}\"" not in listed2
+    assert hospital2.get(f"/hospital/recalls/{h1}").status_code == 404
+    assert hospital2.post(f"/hospital/recalls/{h1}/acknowledge", {}, token_from="/hospital/recalls").status_code == 404
+    assert hospital2.post(f"/hospital/recalls/{h1}/report", {"on_hand": "12"}, token_from="/hospital/recalls").status_code == 404
+    assert hospital1.get(f"/hospital/recalls/{d1}").status_code == 404
+    assert dealer2.get(f"/dealer/recalls/{d1}").status_code == 404
+    assert dealer2.post(f"/dealer/recalls/{d1}/report", {"on_hand": "18"}, token_from="/dealer/recalls").status_code == 404
+    assert f"/dealer/recalls/{d1}" not in dealer2.get("/dealer/recalls").get_data(as_text=True)
+    for client in (dealer1, hospital1):
+        assert client.get(f"/manufacturer/recalls/{campaign_id}").status_code == 403
+        assert client.get("/manufacturer/recalls").status_code == 403
+    assert signed_in(world, "finance").get("/manufacturer/recalls").status_code == 403
+    other = signed_in("acme", "admin").get(f"/manufacturer/recalls/{campaign_id}")
+    assert other.status_code == 404 or tag not in other.get_data(as_text=True)
+    assert signed_in("acme", "hospital1").get(f"/hospital/recalls/{h1}").status_code == 404
+
+    # the hospital acknowledges and reports; a short count needs a note
+    page = hospital1.get(f"/hospital/recalls/{h1}").get_data(as_text=True)
+    assert f"{tag}-03" in page
+    assert hospital1.post(f"/hospital/recalls/{h1}/acknowledge", {}, token_from=f"/hospital/recalls/{h1}").status_code == 303
+    short = hospital1.post(f"/hospital/recalls/{h1}/report", {"on_hand": "5", "returned": "0", "used": "0"},
+                           token_from=f"/hospital/recalls/{h1}")
+    assert short.status_code == 400 and 'id="f-note-error"' in short.get_data(as_text=True)
+    assert hospital1.post(f"/hospital/recalls/{h1}/report", {"on_hand": "5", "returned": "0", "used": "7"},
+                          token_from=f"/hospital/recalls/{h1}").status_code == 303
+    assert dealer1.post(f"/dealer/recalls/{d1}/report", {"on_hand": "0", "returned": "18", "used": "0"},
+                        token_from=f"/dealer/recalls/{d1}").status_code == 303
+    with as_tenant(world) as session:
+        n = session.get(RecallNotice, h1)
+        assert (n.status, n.on_hand, n.used) == ("reported", 5, 7)
+
+    # not yet 100 %: closing is refused with the reason
+    refused_close = qa.post(f"/manufacturer/recalls/{campaign_id}/close", {}, token_from=f"/manufacturer/recalls/{campaign_id}")
+    assert refused_close.status_code == 400
+
+    # the report PDF, in the background
+    asked = qa.post(f"/manufacturer/recalls/{campaign_id}/report", {"request_id": uuid.uuid4().hex[:16]},
+                    token_from=f"/manufacturer/recalls/{campaign_id}")
+    assert asked.status_code == 303 and "job=" in asked.headers["Location"]
+    run_worker()
+    done = qa.get(asked.headers["Location"]).get_data(as_text=True)
+    assert ".pdf" in done
+    with as_tenant(world) as session:
+        from app.compliance.models import Document
+        from app.service.models import RecallCampaign
+
+        campaign = session.get(RecallCampaign, campaign_id)
+        doc = session.get(Document, campaign.report_document_id)
+        assert doc is not None and doc.filename.endswith(".pdf")

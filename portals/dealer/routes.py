@@ -12,6 +12,7 @@ from portals import approvals as portal_approvals
 from portals.dealer import orders as orders_h
 from portals.dealer import deliveries as deliveries_h
 from portals.dealer import pricing as pricing_h
+from portals.dealer import recalls as recalls_h
 from portals.dealer import profile
 from portals.dealer import surgery as surgery_h
 from portals.dealer import projects as projects_h
@@ -124,3 +125,7 @@ bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHState
 bp.add_url_rule("/statements/<int:statement_id>/confirm", view_func=statements_h.RHStatementConfirm.as_view("statement_confirm"))
 bp.add_url_rule("/statements/<int:statement_id>/dispute", view_func=statements_h.RHStatementDispute.as_view("statement_dispute"))
 bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
+bp.add_url_rule("/recalls", view_func=recalls_h.RHRecallNotices.as_view("recalls"))
+bp.add_url_rule("/recalls/<int:notice_id>", view_func=recalls_h.RHRecallNotice.as_view("recall"))
+bp.add_url_rule("/recalls/<int:notice_id>/acknowledge", view_func=recalls_h.RHRecallAcknowledge.as_view("recall_acknowledge"))
+bp.add_url_rule("/recalls/<int:notice_id>/report", view_func=recalls_h.RHRecallReport.as_view("recall_report"))

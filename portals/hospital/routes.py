@@ -8,6 +8,7 @@ from app.core.htmx import render_page
 from app.identity.queries import colleagues
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
+from portals.hospital import recalls as recalls_h
 from portals.hospital import surgery as surgery_h
 
 
@@ -29,3 +30,7 @@ bp.add_url_rule("/deliveries/<int:shipment_id>", view_func=deliveries_h.RHDelive
 bp.add_url_rule("/deliveries/<int:shipment_id>/sign", view_func=deliveries_h.RHDeliverySign.as_view("delivery_sign"))
 bp.add_url_rule("/stock", view_func=deliveries_h.RHStock.as_view("stock"))
 bp.add_url_rule("/lots", view_func=deliveries_h.RHLots.as_view("lots"))
+bp.add_url_rule("/recalls", view_func=recalls_h.RHRecallNotices.as_view("recalls"))
+bp.add_url_rule("/recalls/<int:notice_id>", view_func=recalls_h.RHRecallNotice.as_view("recall"))
+bp.add_url_rule("/recalls/<int:notice_id>/acknowledge", view_func=recalls_h.RHRecallAcknowledge.as_view("recall_acknowledge"))
+bp.add_url_rule("/recalls/<int:notice_id>/report", view_func=recalls_h.RHRecallReport.as_view("recall_report"))

@@ -10,6 +10,7 @@ from portals.manufacturer import imports as data
 from portals.manufacturer import inventory as inv
 from portals.manufacturer import orders as orders_h
 from portals.manufacturer import pricing as pricing_h
+from portals.manufacturer import recalls as recalls_h
 from portals.manufacturer import transfers as transfers_h
 from portals.manufacturer import projects as projects_h
 from portals.manufacturer import sellout as sellout_h
@@ -212,3 +213,10 @@ bp.add_url_rule("/statements/disputes/<int:dispute_id>/correct", view_func=state
 bp.add_url_rule("/statements/<int:statement_id>", view_func=statements_h.RHStatement.as_view("statement"))
 bp.add_url_rule("/statements/<int:statement_id>/regenerate", view_func=statements_h.RHStatementRegenerate.as_view("statement_regenerate"))
 bp.add_url_rule("/statements/<int:statement_id>/<any(pdf, xlsx):kind>", view_func=statements_h.RHStatementFile.as_view("statement_file"))
+
+bp.add_url_rule("/recalls", view_func=recalls_h.RHRecalls.as_view("recalls"))
+bp.add_url_rule("/recalls/new", view_func=recalls_h.RHRecallNew.as_view("recall_new"))
+bp.add_url_rule("/recalls/<int:campaign_id>", view_func=recalls_h.RHRecall.as_view("recall"))
+bp.add_url_rule("/recalls/<int:campaign_id>/activate", view_func=recalls_h.RHRecallActivate.as_view("recall_activate"))
+bp.add_url_rule("/recalls/<int:campaign_id>/close", view_func=recalls_h.RHRecallClose.as_view("recall_close"))
+bp.add_url_rule("/recalls/<int:campaign_id>/report", view_func=recalls_h.RHRecallReport.as_view("recall_report"))
