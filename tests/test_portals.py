@@ -230,8 +230,8 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
                                 "/dealer/channel-stock", "/dealer/projects", "/dealer/orders", "/dealer/quotes",
                                 "/dealer/deliveries", "/dealer/returns", "/account", "/dealer/price-requests",
                                 "/dealer/invoices", "/dealer/payments", "/dealer/statements", "/dealer/rebates",
-                                "/dealer/rebate-ledger", "/dealer/rebate-claims"}
+                                "/dealer/rebate-ledger", "/dealer/rebate-claims", "/dealer/recalls"}
     # sales staff order and see rebates, not the books
     assert links("dealer1.sales") == links("dealer1") - {"/dealer/invoices", "/dealer/payments", "/dealer/statements"}
     assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/hospital/stock",
-                                  "/hospital/deliveries", "/hospital/lots", "/account"}
+                                  "/hospital/deliveries", "/hospital/lots", "/hospital/recalls", "/account"}

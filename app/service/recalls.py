@@ -228,7 +228,7 @@ def _send_notices(session: Session, campaign: RecallCampaign) -> int:
         .where(RecallHolding.campaign_id == campaign.id, RecallHolding.holder_kind != "warehouse")
         .group_by(RecallHolding.holder_kind, RecallHolding.dealer_id, RecallHolding.hospital_id,
                   RecallHolding.region_id)).all()
-    subject = _("Recall %(number)s (class %(cls)s): %(title)s", number=campaign.number,
+    subject = _("Recall %(number)s (%(cls)s): %(title)s", number=campaign.number,
                 cls=campaign_class_label(campaign.classification), title=campaign.title)[:300]
     body = _("%(reason)s\n\nActions required:\n%(actions)s\n\nYou hold %(n)d affected unit(s) according to our records. "
              "Acknowledge the notice in MedChannel and report the units on hand, returned and used.")
