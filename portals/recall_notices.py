@@ -56,6 +56,7 @@ class NoticeRecord:
                            lots=q.lots_by_id(db.session, [h.lot_id for h in holdings]),
                            units=q.installed_units(db.session, notice.campaign_id, notice.hospital_id)
                            if notice.hospital_id else [],
+                           downstream=q.downstream_notices(db.session, notice),
                            errors=errors or {}, form=form, endpoint=self.endpoint, **labels())
 
     def get(self, notice_id):

@@ -278,6 +278,26 @@ def notice_holdings(session: Session, notice: RecallNotice) -> list[RecallHoldin
                                 .order_by(RecallHolding.lot_id)))
 
 
+def downstream_notices(session: Session, notice: RecallNotice) -> list[RecallNotice]:
+    """For a dealer's notice: the notices of the hospitals and dealers it passed affected
+    units to (delivered straight to them on its orders, or reported as sold to them), so it
+    can follow them up. Empty for a hospital's notice."""
+    if not notice.dealer_id:
+        return []
+    hospitals, dealers = set(), set()
+    for f in flows(session, notice.campaign_id):
+        if f.dealer_id == notice.dealer_id and f.kind in ("direct", "sold"):
+            hospitals.add(f.hospital_id)
+        elif f.dealer_id == notice.dealer_id and f.kind == "sold_to_dealer":
+            dealers.add(f.buyer_dealer_id)
+    if not hospitals and not dealers:
+        return []
+    return list(session.scalars(select(RecallNotice).where(
+        RecallNotice.campaign_id == notice.campaign_id,
+        or_(RecallNotice.hospital_id.in_(hospitals or [0]), RecallNotice.dealer_id.in_(dealers or [0])))
+        .order_by(RecallNotice.id)))
+
+
 def installed_units(session: Session, campaign_id: int, hospital_id: int | None = None) -> list:
     """Installed units (装机) of affected lots or serials, with their hospital: listed on
     the notice when the installed base knows them."""

@@ -249,6 +249,17 @@ def _send_notices(session: Session, campaign: RecallCampaign) -> int:
                                       body=_("Recall %(number)s: %(n)d unit(s) affected. Please acknowledge in MedChannel.",
                                              number=campaign.number, n=int(expected))))
         sent += 1
+    # a dealer that passed affected units on holds none itself but follows up with its
+    # hospitals and sub-dealers: it gets a notice too (expected 0: it counts for nothing)
+    noticed = {dealer_id for _k, dealer_id, _h, _r, _e in rows if dealer_id}
+    for dealer_id in sorted({f.dealer_id for f in q.flows(session, campaign.id) if f.dealer_id} - noticed):
+        dealer = session.get(Dealer, dealer_id)
+        session.add(RecallNotice(campaign_id=campaign.id, dealer_id=dealer_id, region_id=dealer.region_id, expected=0))
+        for u in session.scalars(select(User).where(User.active.is_(True), User.dealer_id == dealer_id)):
+            session.add(OutboxMessage(to_address=u.email, subject=subject, kind="recall_notice",
+                                      body=body % {"reason": campaign.reason, "actions": campaign.actions_required,
+                                                   "n": 0}))
+        sent += 1
     session.flush()
     return sent
 
