@@ -131,7 +131,7 @@ def seed_recalls(session: Session, slug: str) -> str:
         (3, "D-GD-001", None, "H-GD-001", 140),         # dealer2 → 中山大学附属第一医院 from its stock
         (4, "D-JS-001", None, "H-JS-001", 130),         # 江苏恒康 → 江苏省人民医院
         (5, "D-JS-001", None, None, 120),               # still in 江苏恒康's stock
-        (6, "D-SH-001", None, None, 20),                # on its way to dealer1 when the recall came
+        (6, "D-BJ-001", None, None, 20),                # on its way to 北京康泰 when the recall came
     ]
     for index, dealer_code, direct, sold_to, days in routes:
         status = "shipped" if days < 30 else "delivered"
@@ -156,7 +156,7 @@ def seed_recalls(session: Session, slug: str) -> str:
     for code, values in answers.items():
         if code in by_party:
             ops.report(session, by_party[code], None, values)
-    for code in ("H-GD-001", "D-SH-001"):
+    for code in ("H-GD-001", "D-BJ-001"):
         if code in by_party:
             ops.acknowledge(session, by_party[code], None)
 
