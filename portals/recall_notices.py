@@ -20,7 +20,7 @@ from portals.forms import refused
 
 def labels() -> dict:
     return {
-        "campaign_statuses": {"draft": _l("Draft"), "active": _l("Active"), "closed": _l("Closed")},
+        "campaign_statuses": {"draft": _l("Draft"), "active": _l("In progress"), "closed": _l("Closed")},
         "notice_statuses": {"sent": _l("Waiting for acknowledgement"), "acknowledged": _l("Acknowledged"),
                             "reported": _l("Reported")},
         "holder_kinds": {"warehouse": _l("Our warehouse"), "dealer": _l("Dealer"), "hospital": _l("Hospital")},

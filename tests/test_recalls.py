@@ -176,8 +176,7 @@ def test_trace_rules_a_dealer_that_reports_more_than_it_had_holds_nothing_and_sa
 def test_effectiveness_rules():
     total, regions = rules.effectiveness([(1, 10, 10), (2, 5, 1), (2, 5, 9), (None, 0, 0)])
     assert (total.expected, total.accounted, total.percent) == (20, 16, Decimal("80.0"))
-    assert [(r.region_id, r.percent) for r in regions] == [(1, Decimal("100.0")), (2, Decimal("60.0")),
-                                                           (None, Decimal("100.0"))]
+    assert [(r.region_id, r.percent) for r in regions] == [(1, Decimal("100.0")), (2, Decimal("60.0"))]
     assert rules.accounted(5, "acknowledged", 5, 0, 0) == 0
     assert rules.accounted(5, "reported", 3, 2, 4) == 5
     assert rules.share(1, 3) == Decimal("33.3")

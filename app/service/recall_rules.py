@@ -172,12 +172,12 @@ class Effectiveness:
 
 def effectiveness(rows) -> tuple[Effectiveness, list[Effectiveness]]:
     """``rows`` of (region_id, expected, accounted) → the campaign's total and one line
-    per region (by region id, None last)."""
+    per region that has units to account for (by region id, None last)."""
     per: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
     for region_id, expected, done in rows:
         per[region_id][0] += expected
         per[region_id][1] += min(done, expected)
-    regions = [Effectiveness(r, e, a) for r, (e, a) in per.items()]
+    regions = [Effectiveness(r, e, a) for r, (e, a) in per.items() if e > 0]
     regions.sort(key=lambda x: (x.region_id is None, x.region_id or 0))
     total = Effectiveness(None, sum(x.expected for x in regions), sum(x.accounted for x in regions))
     return total, regions
