@@ -284,6 +284,18 @@ def test_quarantine_blocks_allocation_also_of_units_received_later(world, as_ten
         assert [(a.lot_id, a.quantity) for a in session.scalars(
             select(Allocation).join(OrderLine).where(OrderLine.order_id == before.id))] == [(early.id, 4)]
 
+        # one of those units is already packed on another order (not shipped yet)
+        packed_order = _order(session, "D-SH-002", tavr.id, 1)
+        allocate_order(session, packed_order)
+        allocation = session.scalar(select(Allocation).join(OrderLine).where(OrderLine.order_id == packed_order.id))
+        packed = Shipment(order_id=packed_order.id, dealer_id=packed_order.dealer_id, warehouse_id=central.id,
+                          status="packed")
+        assign_number(session, packed, "SH")
+        packed.lines.append(ShipmentLine(order_line_id=allocation.order_line_id, allocation_id=allocation.id,
+                                         sku_id=tavr.id, lot_id=early.id, quantity=1))
+        session.add(packed)
+        session.flush()
+
         campaign = ops.create_campaign(session, None, {
             "title": "瓣膜装载工具", "reason": "装载工具卡扣可能断裂", "classification": "1", "actions_required": "立即停用",
             "lines": [{"sku_id": str(tavr.id), "kind": "lot", "lot_no": f"{tag}-EARLY"}]})
@@ -292,6 +304,11 @@ def test_quarantine_blocks_allocation_also_of_units_received_later(world, as_ten
         statuses = [a.status for a in session.scalars(select(Allocation).join(OrderLine)
                                                       .where(OrderLine.order_id == before.id))]
         assert statuses == ["released"]
+        assert packed.status == "cancelled" and allocation.status == "released"  # it can never ship now
+        with pytest.raises(InvalidInput):
+            from app.orders.fulfilment import ship_shipment
+
+            ship_shipment(session, packed, None, "顺丰速运", "SF1")
         assert session.scalar(select(StockBalance.quantity).where(
             StockBalance.lot_id == early.id, StockBalance.state == "quarantined")) == 10
         assert q.is_blocked(session, early.id) and not q.is_blocked(session, late.id)
@@ -304,11 +321,12 @@ def test_quarantine_blocks_allocation_also_of_units_received_later(world, as_ten
         after = _order(session, "D-SH-002", tavr.id, 8)
         allocate_order(session, after)
         taken = session.execute(select(Allocation.lot_id, func.sum(Allocation.quantity)).join(OrderLine)
-                                .where(OrderLine.order_id.in_([before.id, after.id]), Allocation.status == "allocated")
+                                .where(OrderLine.order_id.in_([before.id, after.id, packed_order.id]),
+                                       Allocation.status == "allocated")
                                 .group_by(Allocation.lot_id)).all()
         assert taken == [(late.id, 10)]  # the 6 fresh units of the recalled lot were never offered
         line = session.scalar(select(OrderLine).where(OrderLine.order_id == after.id))
-        assert line.allocated_quantity == 6  # 4 went to the earlier order; the rest is back-ordered
+        assert line.allocated_quantity == 5  # 4 went to the earlier order, 1 to the packed one; the rest waits
         session.rollback()
 
 

@@ -147,17 +147,25 @@ def activate_campaign(session: Session, campaign: RecallCampaign, user) -> Recal
 
 
 def _release_allocations(session: Session, campaign: RecallCampaign, why: str, actor_id) -> int:
-    """Take affected units off open orders (not those already packed): they go back to
-    available, to be quarantined with the rest; the orders are allocated again later."""
+    """Take affected units off open orders: a packed shipment holding any is unpacked
+    (cancelled, so it can never ship), then the allocations go back to available, to be
+    quarantined with the rest; the orders are allocated again later from other lots."""
+    from app.orders.fulfilment import cancel_shipment
     from app.orders.models import Allocation, OrderLine, Shipment, ShipmentLine
     from app.orders.operations import lock_order, refresh_status
 
+    affected = q.affected_lot_ids(campaign.id)
+    # packed shipments first, then the orders: the lock order cancelling an order uses too
+    for shipment in session.scalars(
+            select(Shipment).where(Shipment.status == "packed", Shipment.id.in_(
+                select(ShipmentLine.shipment_id).where(ShipmentLine.lot_id.in_(affected))))
+            .order_by(Shipment.id)):
+        cancel_shipment(session, shipment)
     packed = (select(ShipmentLine.allocation_id).join(Shipment, Shipment.id == ShipmentLine.shipment_id)
               .where(Shipment.status == "packed", ShipmentLine.allocation_id.is_not(None)))
     candidates = list(session.execute(
         select(Allocation.id, OrderLine.order_id).join(OrderLine, OrderLine.id == Allocation.order_line_id)
-        .where(Allocation.status == "allocated", Allocation.lot_id.in_(q.affected_lot_ids(campaign.id)),
-               Allocation.id.not_in(packed))
+        .where(Allocation.status == "allocated", Allocation.lot_id.in_(affected), Allocation.id.not_in(packed))
         .order_by(OrderLine.order_id, Allocation.id)))
     released = 0
     for order_id in sorted({order_id for _id, order_id in candidates}):
