@@ -253,6 +253,33 @@ def test_a_campaign_needs_a_product_and_a_known_class(world, as_tenant):
         session.rollback()
 
 
+def test_tracing_again_after_late_sell_out_and_a_late_receipt(world, as_tenant):
+    from app.identity.models import OutboxMessage
+
+    with as_tenant(world) as session:
+        s = build_scenario(session)
+        campaign = ops.create_campaign(session, None, campaign_values(s))
+        ops.activate_campaign(session, campaign, None)
+        d1 = dealer(session, "D-SH-001")
+        by_party = {(n.dealer or n.hospital).code: n for n in q.notices(session, campaign.id)}
+        ops.report(session, by_party["H-SH-001"], None, {"on_hand": "12"})
+        _sold(session, "D-SH-001", s["lot"], 4, hospital_code="H-SH-001")     # reported late
+        _sold(session, "D-SH-001", s["lot"], 2, hospital_code="H-JS-001")     # a hospital nobody knew of
+        _stock(session, s["central"], s["lot"], 5)                            # 5 more found at the plant
+        mails = session.scalar(select(func.count()).select_from(OutboxMessage))
+        assert ops.refresh_trace(session, campaign, None) == 1
+        by_party = {(n.dealer or n.hospital).code: n for n in q.notices(session, campaign.id)}
+        assert by_party["H-SH-001"].expected == 16 and by_party["H-SH-001"].status == "reported"
+        assert by_party["D-SH-001"].expected == 18 - 6 and by_party["H-JS-001"].expected == 2
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) >= mails  # the new hospital's users
+        assert session.scalar(select(StockBalance.quantity).where(
+            StockBalance.lot_id == s["lot"].id, StockBalance.warehouse_id == s["central"].id,
+            StockBalance.state == "quarantined")) == 35 + 5
+        total, _regions = q.effectiveness(session, campaign.id)
+        assert total.expected == 96 + 5 and d1.id
+        session.rollback()
+
+
 # --- quarantine blocks allocation -----------------------------------------------------------------------------
 
 def _order(session, dealer_code, sku_id, quantity) -> Order:
@@ -380,6 +407,13 @@ def test_recall_journey_through_the_portals_and_who_may_see_what(world, as_tenan
         assert client.get(f"/manufacturer/recalls/{campaign_id}").status_code == 403
         assert client.get("/manufacturer/recalls").status_code == 403
     assert signed_in(world, "finance").get("/manufacturer/recalls").status_code == 403
+    channel = signed_in(world, "channel")  # follows recalls, does not run them
+    assert channel.get(f"/manufacturer/recalls/{campaign_id}").status_code == 200
+    for action in ("activate", "refresh", "close"):
+        assert channel.post(f"/manufacturer/recalls/{campaign_id}/{action}", {},
+                            token_from="/manufacturer/recalls").status_code == 403
+        assert dealer1.post(f"/manufacturer/recalls/{campaign_id}/{action}", {},
+                            token_from="/dealer/recalls").status_code == 403
     other = signed_in("acme", "admin").get(f"/manufacturer/recalls/{campaign_id}")
     assert other.status_code == 404 or tag not in other.get_data(as_text=True)
     assert signed_in("acme", "hospital1").get(f"/hospital/recalls/{h1}").status_code == 404

@@ -225,51 +225,74 @@ def freeze_trace(session: Session, campaign: RecallCampaign) -> int:
 
 def _send_notices(session: Session, campaign: RecallCampaign) -> int:
     """One notice per dealer and hospital of the frozen trace (its expected units), an
-    e-mail to each active user of the party and an SMS to its contact phone (outbox)."""
+    e-mail to each active user of the party and an SMS to its contact phone (outbox). A
+    dealer that passed affected units on but holds none gets one too (expected 0): it
+    follows up its hospitals and sub-dealers. On a refresh, existing notices get the new
+    expected figure and only new parties are messaged. Returns the notices sent now."""
     from sqlalchemy import func
 
+    expected: dict[tuple[int | None, int | None], tuple[int, int | None]] = {}
+    for dealer_id, hospital_id, region_id, units in session.execute(
+            select(RecallHolding.dealer_id, RecallHolding.hospital_id, RecallHolding.region_id,
+                   func.sum(RecallHolding.quantity))
+            .where(RecallHolding.campaign_id == campaign.id, RecallHolding.holder_kind != "warehouse")
+            .group_by(RecallHolding.dealer_id, RecallHolding.hospital_id, RecallHolding.region_id)):
+        expected[(dealer_id, hospital_id)] = (int(units), region_id)
+    for dealer_id in {f.dealer_id for f in q.flows(session, campaign.id) if f.dealer_id}:
+        if (dealer_id, None) not in expected:
+            expected[(dealer_id, None)] = (0, session.get(Dealer, dealer_id).region_id)
+    existing = {(n.dealer_id, n.hospital_id): n for n in q.notices(session, campaign.id)}
+    for key, notice in existing.items():
+        if key not in expected:
+            notice.expected = 0  # holds nothing any more (the trace was refreshed)
+    sent = 0
+    for (dealer_id, hospital_id), (units, region_id) in sorted(expected.items(),
+                                                                key=lambda kv: (kv[0][0] or 0, kv[0][1] or 0)):
+        if (dealer_id, hospital_id) in existing:
+            existing[(dealer_id, hospital_id)].expected = units
+            continue
+        session.add(RecallNotice(campaign_id=campaign.id, dealer_id=dealer_id, hospital_id=hospital_id,
+                                 region_id=region_id, expected=units))
+        _message(session, campaign, dealer_id, hospital_id, units)
+        sent += 1
+    session.flush()
+    return sent
+
+
+def _message(session: Session, campaign: RecallCampaign, dealer_id: int | None, hospital_id: int | None,
+             units: int) -> None:
+    """The notice's e-mail to each active user of the party and SMS to its contact phone."""
     from app.identity.models import OutboxMessage, User
 
-    rows = session.execute(
-        select(RecallHolding.holder_kind, RecallHolding.dealer_id, RecallHolding.hospital_id, RecallHolding.region_id,
-               func.sum(RecallHolding.quantity))
-        .where(RecallHolding.campaign_id == campaign.id, RecallHolding.holder_kind != "warehouse")
-        .group_by(RecallHolding.holder_kind, RecallHolding.dealer_id, RecallHolding.hospital_id,
-                  RecallHolding.region_id)).all()
     subject = _("Recall %(number)s (%(cls)s): %(title)s", number=campaign.number,
                 cls=campaign_class_label(campaign.classification), title=campaign.title)[:300]
     body = _("%(reason)s\n\nActions required:\n%(actions)s\n\nYou hold %(n)d affected unit(s) according to our records. "
              "Acknowledge the notice in MedChannel and report the units on hand, returned and used.")
-    sent = 0
-    for kind, dealer_id, hospital_id, region_id, expected in rows:
-        notice = RecallNotice(campaign_id=campaign.id, dealer_id=dealer_id, hospital_id=hospital_id,
-                              region_id=region_id, expected=int(expected))
-        session.add(notice)
-        party = session.get(Dealer, dealer_id) if dealer_id else session.get(Hospital, hospital_id)
-        users = session.scalars(select(User).where(User.active.is_(True),
+    text_ = body % {"reason": campaign.reason, "actions": campaign.actions_required, "n": units}
+    party = session.get(Dealer, dealer_id) if dealer_id else session.get(Hospital, hospital_id)
+    for user in session.scalars(select(User).where(User.active.is_(True),
                                                    (User.dealer_id == dealer_id) if dealer_id
-                                                   else (User.hospital_id == hospital_id)).order_by(User.id))
-        text_ = body % {"reason": campaign.reason, "actions": campaign.actions_required, "n": int(expected)}
-        for u in users:
-            session.add(OutboxMessage(to_address=u.email, subject=subject, body=text_, kind="recall_notice"))
-        if party is not None and party.contact_phone:
-            session.add(OutboxMessage(to_address=party.contact_phone, subject=subject, kind="recall_notice_sms",
-                                      body=_("Recall %(number)s: %(n)d unit(s) affected. Please acknowledge in MedChannel.",
-                                             number=campaign.number, n=int(expected))))
-        sent += 1
-    # a dealer that passed affected units on holds none itself but follows up with its
-    # hospitals and sub-dealers: it gets a notice too (expected 0: it counts for nothing)
-    noticed = {dealer_id for _k, dealer_id, _h, _r, _e in rows if dealer_id}
-    for dealer_id in sorted({f.dealer_id for f in q.flows(session, campaign.id) if f.dealer_id} - noticed):
-        dealer = session.get(Dealer, dealer_id)
-        session.add(RecallNotice(campaign_id=campaign.id, dealer_id=dealer_id, region_id=dealer.region_id, expected=0))
-        for u in session.scalars(select(User).where(User.active.is_(True), User.dealer_id == dealer_id)):
-            session.add(OutboxMessage(to_address=u.email, subject=subject, kind="recall_notice",
-                                      body=body % {"reason": campaign.reason, "actions": campaign.actions_required,
-                                                   "n": 0}))
-        sent += 1
-    session.flush()
-    return sent
+                                                   else (User.hospital_id == hospital_id)).order_by(User.id)):
+        session.add(OutboxMessage(to_address=user.email, subject=subject, body=text_, kind="recall_notice"))
+    if party is not None and party.contact_phone:
+        session.add(OutboxMessage(to_address=party.contact_phone, subject=subject, kind="recall_notice_sms",
+                                  body=_("Recall %(number)s: %(n)d unit(s) affected. Please acknowledge in MedChannel.",
+                                         number=campaign.number, n=units)))
+
+
+def refresh_trace(session: Session, campaign: RecallCampaign, user) -> int:
+    """Trace an active campaign again (sell-out reported since, units received later):
+    quarantine what became available, replace the frozen trace, update each notice's
+    expected units and notify parties that are new. Returns the number of new notices."""
+    campaign = _lock(session, campaign)
+    if campaign.status != "active":
+        raise InvalidInput("form", _("Only an active campaign can be traced again."))
+    why = _("Recall %(number)s", number=campaign.number)
+    with reason(session, why, "refresh"):
+        _release_allocations(session, campaign, why, getattr(user, "id", None))
+        _quarantine(session, campaign, why, getattr(user, "id", None))
+        freeze_trace(session, campaign)
+        return _send_notices(session, campaign)
 
 
 def campaign_class_label(classification: int) -> str:

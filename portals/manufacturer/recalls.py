@@ -125,6 +125,13 @@ class RHRecallActivate(_RHRecallAction):
         return redirect(url_for("manufacturer.recall", campaign_id=self.campaign.id))
 
 
+class RHRecallRefresh(_RHRecallAction):
+    def act(self):
+        new = ops.refresh_trace(db.session, self.campaign, current_user)
+        flash(_("Traced again: %(n)d new notice(s) sent.", n=new), "success")
+        return redirect(url_for("manufacturer.recall", campaign_id=self.campaign.id))
+
+
 class RHRecallClose(_RHRecallAction):
     def act(self):
         ops.close_campaign(db.session, self.campaign, current_user, request.form.get("note"))
