@@ -196,8 +196,9 @@ def scopes(session: Session, campaign_id: int) -> list[RecallScope]:
 
 
 def holdings(session: Session, campaign_id: int) -> list[RecallHolding]:
+    kind_order = case((RecallHolding.holder_kind == "warehouse", 0), (RecallHolding.holder_kind == "dealer", 1), else_=2)
     return list(session.scalars(select(RecallHolding).where(RecallHolding.campaign_id == campaign_id)
-                                .order_by(RecallHolding.holder_kind, RecallHolding.id)))
+                                .order_by(kind_order, RecallHolding.id)))
 
 
 def notices(session: Session, campaign_id: int) -> list[RecallNotice]:
@@ -221,7 +222,22 @@ def effectiveness(session: Session, campaign_id: int) -> tuple[rules.Effectivene
     rows += list(session.execute(
         select(RecallNotice.region_id, func.sum(RecallNotice.expected), func.sum(_accounted_sql()))
         .where(RecallNotice.campaign_id == campaign_id).group_by(RecallNotice.region_id)))
-    return rules.effectiveness((r, int(e or 0), int(a or 0)) for r, e, a in rows)
+    area = areas(session, [r for r, _e, _a in rows])
+    return rules.effectiveness((area.get(r, r), int(e or 0), int(a or 0)) for r, e, a in rows)
+
+
+def areas(session: Session, region_ids) -> dict[int, int]:
+    """Each region's sales area (华东, 华南 …: the second level under the country), so that a
+    dealer's province and a hospital's city are counted in the same line."""
+    ids = {r for r in region_ids if r}
+    if not ids:
+        return {}
+    paths = dict(session.execute(select(Region.id, Region.path).where(Region.id.in_(ids))).all())
+    out = {}
+    for region_id, path in paths.items():
+        parts = path.strip("/").split("/")
+        out[region_id] = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else region_id
+    return out
 
 
 def region_names(session: Session, ids) -> dict[int, str]:
