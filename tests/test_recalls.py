@@ -451,3 +451,37 @@ def test_recall_journey_through_the_portals_and_who_may_see_what(world, as_tenan
         campaign = session.get(RecallCampaign, campaign_id)
         doc = session.get(Document, campaign.report_document_id)
         assert doc is not None and doc.filename.endswith(".pdf")
+
+
+def test_every_recall_route_is_closed_to_dealers_hospitals_and_other_parties(world, as_tenant, signed_in):
+    with as_tenant(world) as session:
+        s = build_scenario(session)
+        campaign = ops.create_campaign(session, None, campaign_values(s))
+        ops.activate_campaign(session, campaign, None)
+        campaign_id = campaign.id
+        notices = {(n.dealer or n.hospital).code: n.id for n in q.notices(session, campaign_id)}
+    base = f"/manufacturer/recalls/{campaign_id}"
+    for local in ("dealer1", "hospital1"):
+        client = signed_in(world, local)
+        token_from = "/dealer/recalls" if local == "dealer1" else "/hospital/recalls"
+        for path in ("/manufacturer/recalls", "/manufacturer/recalls/new", base):
+            assert client.get(path).status_code == 403, (local, path)
+        for action in ("activate", "refresh", "close", "report"):
+            assert client.post(f"{base}/{action}", {}, token_from=token_from).status_code == 403, (local, action)
+        assert client.post("/manufacturer/recalls/new", {"title": "x"}, token_from=token_from).status_code == 403
+    # another dealer, another hospital: none of the three notice routes answers
+    others = {"dealer": (signed_in(world, "dealer2"), notices["D-SH-001"], "/dealer/recalls"),
+              "hospital": (signed_in(world, "hospital2"), notices["H-SH-001"], "/hospital/recalls")}
+    for portal, (client, notice_id, listing) in others.items():
+        assert client.get(f"/{portal}/recalls/{notice_id}").status_code == 404
+        for action in ("acknowledge", "report"):
+            assert client.post(f"/{portal}/recalls/{notice_id}/{action}", {"on_hand": "1", "note": "x"},
+                               token_from=listing).status_code == 404
+    # another tenant's users reach their own tenant's rows only
+    for local, path in (("hospital1", f"/hospital/recalls/{notices['H-SH-001']}"),
+                        ("dealer1", f"/dealer/recalls/{notices['D-SH-001']}")):
+        answer = signed_in("acme", local).get(path)
+        assert answer.status_code == 404 or s["tag"] not in answer.get_data(as_text=True)
+    with as_tenant(world) as session:
+        untouched = [session.get(RecallNotice, i) for i in (notices["D-SH-001"], notices["H-SH-001"])]
+        assert all(n.status == "sent" and n.acknowledged_at is None for n in untouched)
