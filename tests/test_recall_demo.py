@@ -18,7 +18,9 @@ def test_demo_recalls_show_every_stage(as_tenant, signed_in):
         assert q.live_trace(session, campaigns["draft"].id)  # the draft's analyser is somewhere
     console = signed_in("acme", "qa").get(f"/manufacturer/recalls/{active_id}").get_data(as_text=True)
     assert "江苏恒康医疗供应链有限公司" in console and "首都医科大学附属北京安贞医院" in console
-    assert "MC-F100 光路模块自检偶发误报" in signed_in("acme", "hospital1").get("/hospital/recalls").get_data(as_text=True)
+    hospital1 = signed_in("acme", "hospital1").get("/hospital/recalls").get_data(as_text=True)
+    assert "MC-F100 光路模块自检偶发误报" in hospital1
+    assert '<a href="/hospital/recalls" aria-current="page">召回通知 <span class="count"' in hospital1  # waiting for it
     assert "MC-F100 光路模块自检偶发误报" in signed_in("acme", "dealer2").get("/dealer/recalls").get_data(as_text=True)
 
 
