@@ -485,3 +485,72 @@ def test_every_recall_route_is_closed_to_dealers_hospitals_and_other_parties(wor
     with as_tenant(world) as session:
         untouched = [session.get(RecallNotice, i) for i in (notices["D-SH-001"], notices["H-SH-001"])]
         assert all(n.status == "sent" and n.acknowledged_at is None for n in untouched)
+
+
+def test_an_order_allocating_while_the_recall_activates_loses_the_units(app, world, as_tenant):
+    """Real parallel transactions: an order has just allocated units of the lot and holds
+    its transaction open when the recall is activated. Activation waits for it, then takes
+    the units back off the order and quarantines them."""
+    import threading
+
+    from app.compliance.operations import Actor, set_context
+    from app.core.db import db
+    from app.orders.operations import allocate_order
+    from tenants.registry import by_slug
+    from tenants.session import tenant_session
+
+    with as_tenant(world) as session:
+        tag = "P" + uuid.uuid4().hex[:6].upper()
+        stent = sku(session, "CV-DES-3018")
+        central = _central(session)
+        for other in session.scalars(select(StockBalance).where(StockBalance.sku_id == stent.id,
+                                                                StockBalance.state == "available")):
+            move(session, "quarantine", other.warehouse_id, other.lot_id, other.quantity, "available", "quarantined")
+        lot = lot_for(session, stent, f"{tag}-1", None, None, TODAY + timedelta(days=600))
+        _stock(session, central, lot, 10)
+        order_id = _order(session, "D-SH-001", stent.id, 6).id
+        campaign_id = ops.create_campaign(session, None, {
+            "title": "并发", "reason": "并发测试", "classification": "2", "actions_required": "隔离",
+            "lines": [{"sku_id": str(stent.id), "kind": "lot", "lot_no": f"{tag}-1"}]}).id
+        lot_id = lot.id
+
+    allocated, errors = threading.Event(), []
+
+    def in_tenant(name, work):
+        try:
+            with app.app_context():
+                tenant = by_slug(db.session, world)
+                db.session.rollback()
+                with tenant_session(db.session, tenant) as session:
+                    set_context(session, Actor.system(name))
+                    work(session)
+                db.session.remove()
+        except Exception as err:  # surfaced below
+            errors.append(err)
+            allocated.set()
+
+    def order(session):
+        from app.orders.models import Order as O
+
+        allocate_order(session, session.get(O, order_id))
+        allocated.set()
+        threading.Event().wait(0.5)  # still open when the recall activates
+
+    def recall(session):
+        allocated.wait(timeout=10)
+        ops.activate_campaign(session, q.campaign(session, campaign_id), None)
+
+    threads = [threading.Thread(target=in_tenant, args=("order", order)),
+               threading.Thread(target=in_tenant, args=("recall", recall))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    with as_tenant(world) as session:
+        live = session.scalar(select(func.count()).select_from(Allocation).where(
+            Allocation.lot_id == lot_id, Allocation.status == "allocated"))
+        assert live == 0
+        assert session.scalar(select(StockBalance.quantity).where(
+            StockBalance.lot_id == lot_id, StockBalance.state == "quarantined")) == 10
+        assert session.scalar(select(OrderLine.allocated_quantity).where(OrderLine.order_id == order_id)) == 0

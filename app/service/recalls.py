@@ -132,6 +132,7 @@ def activate_campaign(session: Session, campaign: RecallCampaign, user) -> Recal
         campaign.status = "active"  # first: from here on allocation leaves the lots alone
         campaign.activated_at = _now()
         session.flush()
+        _lock_stock(session, campaign)
         released = _release_allocations(session, campaign, why, actor_id)
         quarantined = _quarantine(session, campaign, why, actor_id)
         traced = freeze_trace(session, campaign)
@@ -144,6 +145,19 @@ def activate_campaign(session: Session, campaign: RecallCampaign, user) -> Recal
     session.info.setdefault("recall_activation", {})[campaign.id] = {
         "released": released, "quarantined": quarantined, "holdings": traced}
     return campaign
+
+
+def _lock_stock(session: Session, campaign: RecallCampaign) -> None:
+    """Row-lock the affected lots' available and allocated balances, in allocation's own
+    order (warehouse, lot; available before allocated). An order allocating them right now
+    finishes first, so the release below sees its allocation; one that comes later waits,
+    then finds nothing available (quarantined) — and after commit the lots are blocked.
+    (Today the audit chain's lock already serializes writers; this does not rely on it.)"""
+    session.execute(select(StockBalance.lot_id)
+                    .where(StockBalance.lot_id.in_(q.affected_lot_ids(campaign.id)),
+                           StockBalance.state.in_(("available", "allocated")))
+                    .order_by(StockBalance.warehouse_id, StockBalance.lot_id, StockBalance.state.desc())
+                    .with_for_update())
 
 
 def _release_allocations(session: Session, campaign: RecallCampaign, why: str, actor_id) -> int:
@@ -289,6 +303,7 @@ def refresh_trace(session: Session, campaign: RecallCampaign, user) -> int:
         raise InvalidInput("form", _("Only an active campaign can be traced again."))
     why = _("Recall %(number)s", number=campaign.number)
     with reason(session, why, "refresh"):
+        _lock_stock(session, campaign)
         _release_allocations(session, campaign, why, getattr(user, "id", None))
         _quarantine(session, campaign, why, getattr(user, "id", None))
         freeze_trace(session, campaign)
