@@ -70,11 +70,6 @@ def _scope(session: Session, n: int, line: dict) -> RecallScope | None:
     return RecallScope(sku_id=sku.id, lot_from=lot_no, lot_to=lot_to)
 
 
-def _scope_line(n: int, line: dict) -> dict:
-    """The line with its fields named per row, so errors point at the row's field."""
-    return {k: line.get(k) for k in ("sku_id", "kind", "lot_no", "lot_to", "serial_no")}
-
-
 def create_campaign(session: Session, user, values: dict) -> RecallCampaign:
     """A draft campaign with its scope: ``values`` holds title, reason, classification
     (1 一级 … 3 三级), actions_required and ``lines`` (sku_id, kind, lot_no, lot_to,
@@ -87,8 +82,8 @@ def create_campaign(session: Session, user, values: dict) -> RecallCampaign:
     scopes = []
     for n, line in enumerate(lines[:MAX_SCOPES]):
         try:
-            scope = _scope(session, n, _scope_line(n, line))
-        except InvalidInput as err:
+            scope = _scope(session, n, line)
+        except InvalidInput as err:  # the row's own field ("lot_no-2"), so the page shows it there
             if err.field and "-" not in err.field:
                 raise InvalidInput(f"{err.field}-{n}", err.message) from None
             raise

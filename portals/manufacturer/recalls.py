@@ -88,7 +88,7 @@ def recall_page(campaign, errors: dict | None = None, status: int = 200):
     manage = RHRecallActivate.allows(current_user)
     return render_page(
         "manufacturer/recall.html", status=status, campaign=campaign, errors=errors or {}, rows=rows,
-        lots=q.lots_by_id(session, [r["lot_id"] for r in rows] + [x.id for x in q.affected_lots(session, campaign.id)]),
+        lots=q.lots_by_id(session, [r["lot_id"] for r in rows]),
         affected=q.affected_lots(session, campaign.id), scopes=q.scopes(session, campaign.id), notices=notices,
         total=total, regions=regions, region_names=q.region_names(session, [r.region_id for r in regions]),
         units=q.installed_units(session, campaign.id), job=job, can_manage=manage,
