@@ -54,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.finance import jobs as _finance_jobs  # noqa: F401  (bank statement import, payment reminders)
     from app.rebates import ledger as _rebate_ledger  # noqa: F401  (registers the daily rebate expiry)
     from app.finance.statements import jobs as _statement_jobs  # noqa: F401  (statements and close-of-month runs)
+    from app.service import recall_jobs as _recall_jobs  # noqa: F401  (the recall report PDF)
     from app.compliance import request_kinds as _request_kinds  # noqa: F401  (registers approval kinds)
     from app.rebates import accrual as _rebate_accrual, explain as _rebate_explain  # noqa: F401  (rebate engine:
     from app.rebates import settlement as _rebate_settlement  # noqa: F401  settle/accrue jobs, daily accrual, export)

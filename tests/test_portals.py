@@ -235,10 +235,11 @@ def test_navigation_shows_exactly_the_pages_the_user_may_open(signed_in):
                                 "/dealer/invoices", "/dealer/payments", "/dealer/statements", "/dealer/rebates",
                                 "/dealer/rebate-ledger", "/dealer/rebate-claims",
                                 # after-sales
-                                "/dealer/equipment", "/dealer/service-visits", "/dealer/tickets"}
+                                "/dealer/equipment", "/dealer/service-visits", "/dealer/tickets", "/dealer/recalls"}
     # sales staff order and see rebates, not the books
     assert links("dealer1.sales") == links("dealer1") - {"/dealer/invoices", "/dealer/payments", "/dealer/statements"}
     assert links("hospital1") == {"/hospital/", "/hospital/products", "/hospital/surgery-reports", "/hospital/stock",
                                   "/hospital/deliveries", "/hospital/lots", "/account",
                                   # after-sales
-                                  "/hospital/equipment", "/hospital/service-visits", "/hospital/tickets"}
+                                  "/hospital/equipment", "/hospital/service-visits", "/hospital/tickets",
+                                  "/hospital/recalls"}

@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
         role_label=role_label,
         audit_label=audit_label,
         approvals_waiting=approvals_waiting,
+        recalls_waiting=recalls_waiting,
         can_open=can_open,
         plain_url=plain_url,
         action_keys=sorted(ACTION_LABELS),
@@ -109,6 +110,19 @@ def approvals_waiting() -> int:
             count = int(cached)
     g.approvals_waiting = count
     return count
+
+
+def recalls_waiting() -> int:
+    """The count beside a dealer's or hospital's "Recall notices": active recalls it has
+    not reported on (one indexed count, only for those portals)."""
+    from app.core.db import db
+    from app.service.recall_queries import waiting_count
+
+    if not current_user.is_authenticated or current_user.portal not in ("dealer", "hospital"):
+        return 0
+    if "recalls_waiting" not in g:
+        g.recalls_waiting = waiting_count(db.session, current_user)
+    return g.recalls_waiting
 
 
 def forget_approvals_waiting(user) -> None:

@@ -18,6 +18,7 @@ from app.demo import data, master_data
 from app.demo.finance import seed_finance
 from app.demo.orders import seed_orders
 from app.demo.prices import seed_special_prices, seed_two_invoice
+from app.demo.recalls import seed_recalls
 from app.demo.rebate_use import seed_rebate_use
 from app.demo.rebates import seed_rebates
 from app.demo.statements import seed_statements
@@ -30,7 +31,7 @@ from app.inventory.models import Warehouse
 from app.orders.models import Order
 from app.pricing.models import PriceRequest
 from app.rebates.models import RebateClaim, RebatePolicy
-from app.service.models import InstalledUnit, ServicePlan, ServiceTicket
+from app.service.models import InstalledUnit, RecallCampaign, ServicePlan, ServiceTicket
 from tenants.migrations import migrate_all, upgrade_public
 from tenants.provisioning import create_tenant
 from tenants.registry import by_slug
@@ -87,6 +88,8 @@ def seed_all(engine: Engine, session: Session) -> Iterator[str]:
                 from app.demo.tickets import seed_tickets
 
                 yield f"{slug}: {seed_tickets(session, slug)}"
+            if not session.scalar(select(func.count()).select_from(RecallCampaign)):
+                yield f"{slug}: {seed_recalls(session, slug)}"
 
 
 def seed_tenant(session: Session, slug: str, spec: dict) -> None:

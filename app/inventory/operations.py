@@ -78,13 +78,17 @@ def receive(session: Session, warehouse: Warehouse, lot: Lot, quantity: int, rea
 
 def locked_balances(session: Session, sku_id: int, warehouse_ids: list[int], state: str = "available") -> list[StockBalance]:
     """The SKU's balances in these warehouses, row-locked in a fixed order (so two
-    transactions never wait on each other in a circle)."""
-    return list(session.scalars(
-        select(StockBalance)
-        .where(StockBalance.sku_id == sku_id, StockBalance.state == state, StockBalance.warehouse_id.in_(warehouse_ids),
-               StockBalance.quantity > 0)
-        .order_by(StockBalance.warehouse_id, StockBalance.lot_id)
-        .with_for_update()))
+    transactions never wait on each other in a circle). Lots under a recall are never
+    offered: whatever is available of them may not be allocated or sent anywhere."""
+    from app.service.recall_queries import blocked_lot_ids
+
+    stmt = (select(StockBalance)
+            .where(StockBalance.sku_id == sku_id, StockBalance.state == state,
+                   StockBalance.warehouse_id.in_(warehouse_ids), StockBalance.quantity > 0)
+            .order_by(StockBalance.warehouse_id, StockBalance.lot_id))
+    if state == "available":
+        stmt = stmt.where(StockBalance.lot_id.not_in(blocked_lot_ids(sku_id)))
+    return list(session.scalars(stmt.with_for_update()))
 
 
 def serving_warehouse_ids(session: Session, dealer_id: int) -> list[int]:

@@ -12,6 +12,7 @@ from portals import approvals as portal_approvals
 from portals.dealer import orders as orders_h
 from portals.dealer import deliveries as deliveries_h
 from portals.dealer import pricing as pricing_h
+from portals.dealer import recalls as recalls_h
 from portals.dealer import profile
 from portals.dealer import surgery as surgery_h
 from portals.dealer import projects as projects_h
@@ -139,3 +140,7 @@ bp.add_url_rule("/tickets/new", view_func=tickets_h.RHTicketNew.as_view("ticket_
 bp.add_url_rule("/tickets/<int:ticket_id>", view_func=tickets_h.RHTicket.as_view("ticket"))
 bp.add_url_rule("/tickets/<int:ticket_id>/note", view_func=tickets_h.RHTicketNote.as_view("ticket_note"))
 bp.add_url_rule("/tickets/<int:ticket_id>/resolve", view_func=tickets_h.RHTicketResolve.as_view("ticket_resolve"))
+bp.add_url_rule("/recalls", view_func=recalls_h.RHRecallNotices.as_view("recalls"))
+bp.add_url_rule("/recalls/<int:notice_id>", view_func=recalls_h.RHRecallNotice.as_view("recall"))
+bp.add_url_rule("/recalls/<int:notice_id>/acknowledge", view_func=recalls_h.RHRecallAcknowledge.as_view("recall_acknowledge"))
+bp.add_url_rule("/recalls/<int:notice_id>/report", view_func=recalls_h.RHRecallReport.as_view("recall_report"))

@@ -11,6 +11,7 @@ from app.service import queries as service_q
 from app.service.tickets import ticket_counts
 from portals.hospital import deliveries as deliveries_h
 from portals.hospital import products as products_h
+from portals.hospital import recalls as recalls_h
 from portals.hospital import surgery as surgery_h
 from portals.hospital import equipment as equipment_h
 from portals.hospital import tickets as tickets_h
@@ -52,3 +53,7 @@ bp.add_url_rule("/tickets/<int:ticket_id>/note", view_func=tickets_h.RHTicketNot
 bp.add_url_rule("/tickets/<int:ticket_id>/confirm", view_func=tickets_h.RHTicketConfirm.as_view("ticket_confirm"))
 bp.add_url_rule("/tickets/<int:ticket_id>/reopen", view_func=tickets_h.RHTicketReopen.as_view("ticket_reopen"))
 bp.add_url_rule("/tickets/<int:ticket_id>/cancel", view_func=tickets_h.RHTicketCancel.as_view("ticket_cancel"))
+bp.add_url_rule("/recalls", view_func=recalls_h.RHRecallNotices.as_view("recalls"))
+bp.add_url_rule("/recalls/<int:notice_id>", view_func=recalls_h.RHRecallNotice.as_view("recall"))
+bp.add_url_rule("/recalls/<int:notice_id>/acknowledge", view_func=recalls_h.RHRecallAcknowledge.as_view("recall_acknowledge"))
+bp.add_url_rule("/recalls/<int:notice_id>/report", view_func=recalls_h.RHRecallReport.as_view("recall_report"))

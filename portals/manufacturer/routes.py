@@ -10,6 +10,7 @@ from portals.manufacturer import imports as data
 from portals.manufacturer import inventory as inv
 from portals.manufacturer import orders as orders_h
 from portals.manufacturer import pricing as pricing_h
+from portals.manufacturer import recalls as recalls_h
 from portals.manufacturer import transfers as transfers_h
 from portals.manufacturer import projects as projects_h
 from portals.manufacturer import sellout as sellout_h
@@ -243,3 +244,10 @@ bp.add_url_rule("/service-times", view_func=tickets_h.RHServiceTimes.as_view("se
 bp.add_url_rule("/sla-policies", view_func=tickets_h.RHSlaPolicies.as_view("sla_policies"))
 bp.add_url_rule("/sla-policies/hours", view_func=tickets_h.RHServiceHours.as_view("service_hours"))
 bp.add_url_rule("/sla-policies/<int:policy_id>/delete", view_func=tickets_h.RHSlaPolicyDelete.as_view("sla_policy_delete"))
+bp.add_url_rule("/recalls", view_func=recalls_h.RHRecalls.as_view("recalls"))
+bp.add_url_rule("/recalls/new", view_func=recalls_h.RHRecallNew.as_view("recall_new"))
+bp.add_url_rule("/recalls/<int:campaign_id>", view_func=recalls_h.RHRecall.as_view("recall"))
+bp.add_url_rule("/recalls/<int:campaign_id>/activate", view_func=recalls_h.RHRecallActivate.as_view("recall_activate"))
+bp.add_url_rule("/recalls/<int:campaign_id>/refresh", view_func=recalls_h.RHRecallRefresh.as_view("recall_refresh"))
+bp.add_url_rule("/recalls/<int:campaign_id>/close", view_func=recalls_h.RHRecallClose.as_view("recall_close"))
+bp.add_url_rule("/recalls/<int:campaign_id>/report", view_func=recalls_h.RHRecallReport.as_view("recall_report"))
