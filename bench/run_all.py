@@ -1,5 +1,5 @@
 """``make bench``: every speed figure, printed. Takes a few minutes (1,000 tenants)."""
-from bench import http, masterdata, orders, rebates, statements, tenants
+from bench import http, masterdata, orders, rebates, service, statements, tenants
 
 
 def main() -> None:
@@ -17,6 +17,9 @@ def main() -> None:
         print(line, flush=True)
     print("\n== Reconciliation statements: a close-of-month run on two workers, one 5,000-line statement ==", flush=True)
     for line in statements.run():
+        print(line, flush=True)
+    print("\n== After-sales: 5,000 maintenance plans, 100,000 tickets, a recall over 100 lots ==", flush=True)
+    for line in service.run():
         print(line, flush=True)
     print("\n== Tenants at scale ==", flush=True)
     for line in tenants.run():
