@@ -134,8 +134,10 @@ def case_direct_hospital():
     return case((Shipment.ship_to == "hospital", Shipment.hospital_id), else_=None).label("direct_hospital_id")
 
 
-def live_trace(session: Session, campaign_id: int) -> list[rules.Holding]:
-    return rules.trace_holdings(flows(session, campaign_id))
+def live_trace(session: Session, campaign_id: int, traced_flows: list[rules.Flow] | None = None) -> list[rules.Holding]:
+    """Who holds the affected units now; from ``traced_flows`` when the caller has read
+    ``flows`` already (activation needs both)."""
+    return rules.trace_holdings(flows(session, campaign_id) if traced_flows is None else traced_flows)
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,38 @@ def parties(session: Session, holdings) -> dict[tuple[str, int], Party]:
         for row in session.execute(select(model.id, model.code, model.name, model.region_id, Region.name)
                                    .outerjoin(Region, Region.id == model.region_id).where(model.id.in_(wanted[kind]))):
             out[(kind, row[0])] = Party(kind, row[0], row[1], row[2], row[3], row[4])
+    return out
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a notice goes to: the party's region, contact phone (SMS) and the e-mail
+    addresses of its active users (by user id)."""
+    region_id: int | None
+    contact_phone: str | None
+    emails: list[str]
+
+
+def recipients(session: Session, dealer_ids, hospital_ids) -> dict[tuple[int | None, int | None], Recipient]:
+    """The recipients of notices, keyed like notices by (dealer_id, None) or (None,
+    hospital_id): one query for the dealers, one for the hospitals, one for their users."""
+    from app.identity.models import User
+
+    dealer_ids, hospital_ids = set(dealer_ids), set(hospital_ids)
+    out: dict[tuple[int | None, int | None], Recipient] = {}
+    for model, ids, key in ((Dealer, dealer_ids, lambda i: (i, None)), (Hospital, hospital_ids, lambda i: (None, i))):
+        if ids:
+            for party_id, region_id, phone in session.execute(
+                    select(model.id, model.region_id, model.contact_phone).where(model.id.in_(ids))):
+                out[key(party_id)] = Recipient(region_id, phone, [])
+    if dealer_ids or hospital_ids:
+        for email, dealer_id, hospital_id in session.execute(
+                select(User.email, User.dealer_id, User.hospital_id)
+                .where(User.active.is_(True), or_(User.dealer_id.in_(dealer_ids), User.hospital_id.in_(hospital_ids)))
+                .order_by(User.id)):
+            for key in ((dealer_id, None), (None, hospital_id)):
+                if key in out:
+                    out[key].emails.append(email)
     return out
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Sku
-from app.channel.models import Dealer, Hospital
 from app.compliance.operations import reason
 from app.core import coerce
 from app.core.errors import InvalidInput
@@ -130,8 +129,9 @@ def activate_campaign(session: Session, campaign: RecallCampaign, user) -> Recal
         _lock_stock(session, campaign)
         released = _release_allocations(session, campaign, why, actor_id)
         quarantined = _quarantine(session, campaign, why, actor_id)
-        traced = freeze_trace(session, campaign)
-        _send_notices(session, campaign)
+        flows = q.flows(session, campaign.id)  # once, after the quarantine: the trace and the notices share it
+        traced = freeze_trace(session, campaign, flows)
+        _send_notices(session, campaign, flows)
     if released:
         from app.core.jobs import request_job
         from app.orders.jobs import REALLOCATE_JOB
@@ -210,12 +210,13 @@ def _quarantine(session: Session, campaign: RecallCampaign, why: str, actor_id) 
     return moved
 
 
-def freeze_trace(session: Session, campaign: RecallCampaign) -> int:
-    """Write the live trace as ``recall_holdings`` (replacing an earlier one)."""
+def freeze_trace(session: Session, campaign: RecallCampaign, flows: list[rules.Flow] | None = None) -> int:
+    """Write the live trace as ``recall_holdings`` (replacing an earlier one), from
+    ``flows`` when the caller has read them already."""
     for old in session.scalars(select(RecallHolding).where(RecallHolding.campaign_id == campaign.id)):
         session.delete(old)
     session.flush()
-    traced = q.live_trace(session, campaign.id)
+    traced = q.live_trace(session, campaign.id, flows)
     names = q.parties(session, traced)
     for h in traced:
         party = names.get((h.holder_kind, h.holder_id))
@@ -232,12 +233,16 @@ def freeze_trace(session: Session, campaign: RecallCampaign) -> int:
     return len(traced)
 
 
-def _send_notices(session: Session, campaign: RecallCampaign) -> int:
+def _send_notices(session: Session, campaign: RecallCampaign, flows: list[rules.Flow]) -> int:
     """One notice per dealer and hospital of the frozen trace (its expected units), an
     e-mail to each active user of the party and an SMS to its contact phone (outbox). A
     dealer that passed affected units on but holds none gets one too (expected 0): it
     follows up its hospitals and sub-dealers. On a refresh, existing notices get the new
-    expected figure and only new parties are messaged. Returns the notices sent now."""
+    expected figure and only new parties are messaged. Returns the notices sent now.
+
+    ``flows`` is the trace ``freeze_trace`` was given. The parties and their users are read
+    once before the loop and the notices flushed together: a query inside the loop would
+    autoflush (and audit) one notice at a time."""
     from sqlalchemy import func
 
     expected: dict[tuple[int | None, int | None], tuple[int, int | None]] = {}
@@ -247,10 +252,12 @@ def _send_notices(session: Session, campaign: RecallCampaign) -> int:
             .where(RecallHolding.campaign_id == campaign.id, RecallHolding.holder_kind != "warehouse")
             .group_by(RecallHolding.dealer_id, RecallHolding.hospital_id, RecallHolding.region_id)):
         expected[(dealer_id, hospital_id)] = (int(units), region_id)
-    for dealer_id in {f.dealer_id for f in q.flows(session, campaign.id) if f.dealer_id}:
-        if (dealer_id, None) not in expected:
-            expected[(dealer_id, None)] = (0, session.get(Dealer, dealer_id).region_id)
+    followers = {f.dealer_id for f in flows if f.dealer_id and (f.dealer_id, None) not in expected}
     existing = {(n.dealer_id, n.hospital_id): n for n in q.notices(session, campaign.id)}
+    new = [key for key in expected if key not in existing]
+    to = q.recipients(session, followers | {d for d, h in new if d}, {h for d, h in new if not d})
+    for dealer_id in followers:
+        expected[(dealer_id, None)] = (0, to[(dealer_id, None)].region_id)
     for key, notice in existing.items():
         if key not in expected:
             notice.expected = 0  # holds nothing any more (the trace was refreshed)
@@ -262,29 +269,27 @@ def _send_notices(session: Session, campaign: RecallCampaign) -> int:
             continue
         session.add(RecallNotice(campaign_id=campaign.id, dealer_id=dealer_id, hospital_id=hospital_id,
                                  region_id=region_id, expected=units))
-        _message(session, campaign, dealer_id, hospital_id, units)
+        _message(session, campaign, to.get((dealer_id, None) if dealer_id else (None, hospital_id)), units)
         sent += 1
     session.flush()
     return sent
 
 
-def _message(session: Session, campaign: RecallCampaign, dealer_id: int | None, hospital_id: int | None,
-             units: int) -> None:
+def _message(session: Session, campaign: RecallCampaign, recipient: q.Recipient | None, units: int) -> None:
     """The notice's e-mail to each active user of the party and SMS to its contact phone."""
-    from app.identity.models import OutboxMessage, User
+    from app.identity.models import OutboxMessage
 
     subject = _("Recall %(number)s (%(cls)s): %(title)s", number=campaign.number,
                 cls=campaign_class_label(campaign.classification), title=campaign.title)[:300]
     body = _("%(reason)s\n\nActions required:\n%(actions)s\n\nYou hold %(n)d affected unit(s) according to our records. "
              "Acknowledge the notice in MedChannel and report the units on hand, returned and used.")
     text_ = body % {"reason": campaign.reason, "actions": campaign.actions_required, "n": units}
-    party = session.get(Dealer, dealer_id) if dealer_id else session.get(Hospital, hospital_id)
-    for user in session.scalars(select(User).where(User.active.is_(True),
-                                                   (User.dealer_id == dealer_id) if dealer_id
-                                                   else (User.hospital_id == hospital_id)).order_by(User.id)):
-        session.add(OutboxMessage(to_address=user.email, subject=subject, body=text_, kind="recall_notice"))
-    if party is not None and party.contact_phone:
-        session.add(OutboxMessage(to_address=party.contact_phone, subject=subject, kind="recall_notice_sms",
+    if recipient is None:
+        return
+    for email in recipient.emails:
+        session.add(OutboxMessage(to_address=email, subject=subject, body=text_, kind="recall_notice"))
+    if recipient.contact_phone:
+        session.add(OutboxMessage(to_address=recipient.contact_phone, subject=subject, kind="recall_notice_sms",
                                   body=_("Recall %(number)s: %(n)d unit(s) affected. Please acknowledge in MedChannel.",
                                          number=campaign.number, n=units)))
 
@@ -301,8 +306,9 @@ def refresh_trace(session: Session, campaign: RecallCampaign, user) -> int:
         _lock_stock(session, campaign)
         _release_allocations(session, campaign, why, getattr(user, "id", None))
         _quarantine(session, campaign, why, getattr(user, "id", None))
-        freeze_trace(session, campaign)
-        return _send_notices(session, campaign)
+        flows = q.flows(session, campaign.id)
+        freeze_trace(session, campaign, flows)
+        return _send_notices(session, campaign, flows)
 
 
 def campaign_class_label(classification: int) -> str:
