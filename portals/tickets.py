@@ -16,6 +16,7 @@ from app.core.errors import InvalidInput
 from app.core.handlers import get_or_404
 from app.core.htmx import redirect, render_page
 from app.service import tickets as tk
+from app.service.parts import parts_of
 from app.service.sla import SHANGHAI
 from portals.forms import refused
 
@@ -82,7 +83,7 @@ class TicketNewView:
 
 
 def ticket_page(portal_name: str, ticket, errors: dict | None = None, form: dict | None = None, status: int = 200):
-    parts = tk.parts_of(db.session, ticket)
+    parts = parts_of(db.session, ticket_id=ticket.id)
     extra = {}
     if portal_name == "manufacturer" and tk.may_work(current_user, ticket):
         extra["assignees"] = tk.assignees(db.session)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, case, cast, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.channel.models import Hospital, Region
 from app.compliance.operations import reason
@@ -232,6 +232,7 @@ def hospitals_for(session: Session, user) -> list[Hospital]:
 def units_of(session: Session, hospital_id: int) -> list[InstalledUnit]:
     return list(session.scalars(select(InstalledUnit).where(InstalledUnit.hospital_id == hospital_id,
                                                             InstalledUnit.status == "active")
+                                .options(joinedload(InstalledUnit.sku))
                                 .order_by(InstalledUnit.department, InstalledUnit.serial_no)))
 
 
@@ -310,12 +311,6 @@ def timeline(session: Session, ticket: ServiceTicket) -> list:
                            .outerjoin(User, User.id == TicketEvent.actor_id)
                            .where(TicketEvent.ticket_id == ticket.id)
                            .order_by(TicketEvent.at, TicketEvent.id)).all()
-
-
-def parts_of(session: Session, ticket: ServiceTicket) -> list:
-    from app.service.models import ServicePart
-
-    return list(session.scalars(select(ServicePart).where(ServicePart.ticket_id == ticket.id).order_by(ServicePart.id)))
 
 
 def clock(ticket: ServiceTicket, now: datetime | None = None) -> dict:
@@ -621,7 +616,8 @@ def _escalation_staff(session: Session) -> list:
     from app.identity.models import User
 
     users = session.scalars(select(User).where(User.portal == "manufacturer", User.active.is_(True),
-                                               User.roles.overlap(["after_sales", "regional_manager", "admin"]))).all()
+                                               User.roles.overlap(["after_sales", "regional_manager", "admin"]))
+                           .options(selectinload(User.regions))).all()
     return [(u.email, set(u.roles), [r.path for r in u.regions]) for u in users]
 
 
@@ -639,8 +635,6 @@ def escalate_overdue(session: Session, now: datetime | None = None) -> int:
     """Raise the escalation level of every active ticket whose targets have passed
     (``sla.escalation_level``), with a timeline event and mail to the people of the new
     level. Never lowers a level; safe to run any number of times."""
-    from sqlalchemy.orm import selectinload
-
     from app.identity.models import OutboxMessage
 
     now = now or datetime.now(timezone.utc)
