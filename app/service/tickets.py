@@ -30,6 +30,7 @@ from app.core.numbering import assign_number
 from app.core.pagination import Page, keyset_page
 from app.core.settings import setting
 from app.service import sla
+from app.service.installed import STANDING_LABELS
 from app.service.models import URGENCIES, InstalledUnit, ServiceTicket, SlaPolicy, TicketEvent
 
 #: manufacturer roles that work tickets (assign, answer, resolve) and that see every one
@@ -53,11 +54,6 @@ def urgency_labels() -> dict:
 def status_labels() -> dict:
     return {"open": _l("Awaiting response"), "assigned": _l("Assigned"), "in_progress": _l("In progress"),
             "resolved": _l("Resolved"), "confirmed": _l("Confirmed"), "cancelled": _l("Cancelled")}
-
-
-def standing_labels() -> dict:
-    return {"warranty": _l("In warranty"), "contract": _l("Service contract"),
-            "out_of_warranty": _l("Out of warranty"), "unknown": _l("Warranty unknown")}
 
 
 def event_labels() -> dict:
@@ -311,18 +307,6 @@ def timeline(session: Session, ticket: ServiceTicket) -> list:
                            .outerjoin(User, User.id == TicketEvent.actor_id)
                            .where(TicketEvent.ticket_id == ticket.id)
                            .order_by(TicketEvent.at, TicketEvent.id)).all()
-
-
-def clock(ticket: ServiceTicket, now: datetime | None = None) -> dict:
-    """How the ticket's two targets stand now, with minutes left (negative: overdue)."""
-    now = now or datetime.now(timezone.utc)
-    out = {}
-    for name, due, met in (("response", ticket.response_due_at, ticket.responded_at),
-                           ("resolution", ticket.resolution_due_at, ticket.resolved_at)):
-        state = sla.clock_state(due, met, now)
-        left = None if due is None else int(((met or now) - due).total_seconds() // -60)
-        out[name] = {"state": state, "due": due, "met": met, "left": left}
-    return out
 
 
 # --- writes -------------------------------------------------------------------------------------------
@@ -727,7 +711,7 @@ def _export_rows(session: Session, user, params: dict):
     status = choice_param(params, "status", ("all", *status_labels()))
     urgency = choice_param(params, "urgency", URGENCIES)
     region_id, overdue = id_param(params, "region"), params.get("overdue") == "1"
-    statuses, urgencies, standings = status_labels(), urgency_labels(), standing_labels()
+    statuses, urgencies, standings = status_labels(), urgency_labels(), STANDING_LABELS
 
     def minutes(start, end):
         return None if start is None or end is None else int((end - start).total_seconds() // 60)
