@@ -19,7 +19,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, case, cast, false, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.channel.models import Hospital, Region
 from app.compliance.operations import reason
@@ -76,6 +76,7 @@ def service_hours(session: Session) -> sla.ServiceHours:
 def policies(session: Session) -> list[SlaPolicy]:
     order = case({u: i for i, u in enumerate(URGENCIES)}, value=SlaPolicy.urgency)
     return list(session.scalars(select(SlaPolicy).outerjoin(Region, Region.id == SlaPolicy.region_id)
+                                .options(contains_eager(SlaPolicy.region))
                                 .order_by(SlaPolicy.region_id.is_not(None), Region.path, order)))
 
 
@@ -84,7 +85,7 @@ def policy_for(session: Session, urgency: str, region_id: int | None) -> SlaPoli
     else the one for every region."""
     path = session.scalar(select(Region.path).where(Region.id == region_id)) if region_id else None
     candidates = session.scalars(select(SlaPolicy).outerjoin(Region, Region.id == SlaPolicy.region_id)
-                                 .where(SlaPolicy.urgency == urgency)
+                                 .options(contains_eager(SlaPolicy.region)).where(SlaPolicy.urgency == urgency)
                                  .order_by(func.length(func.coalesce(Region.path, "")).desc())).all()
     for policy in candidates:
         if policy.region_id is None or (path and path.startswith(policy.region.path)):
