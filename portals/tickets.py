@@ -10,18 +10,21 @@ from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.channel.queries import regions as all_regions
 from app.core.coerce import as_id
 from app.core.db import db
 from app.core.errors import InvalidInput
 from app.core.handlers import get_or_404
 from app.core.htmx import redirect, render_page
 from app.service import tickets as tk
+from app.service.installed import STANDING_LABELS
+from app.service.parts import parts_of
 from app.service.sla import SHANGHAI
 from portals.forms import refused
 
 
 def labels() -> dict:
-    return {"urgencies": tk.urgency_labels(), "statuses": tk.status_labels(), "standings": tk.standing_labels(),
+    return {"urgencies": tk.urgency_labels(), "statuses": tk.status_labels(), "standings": STANDING_LABELS,
             "event_kinds": tk.event_labels()}
 
 
@@ -38,12 +41,7 @@ class TicketsView:
         region_id = as_id(request.args.get("region")) if self.portal_name == "manufacturer" else None
         overdue = request.args.get("overdue") == "1"
         page = tk.tickets_page(db.session, current_user, request.args.get("after"), status, urgency, region_id, overdue)
-        regions = []
-        if self.portal_name == "manufacturer":
-            from app.channel.models import Region
-            from sqlalchemy import select
-
-            regions = list(db.session.scalars(select(Region).where(Region.level == 1).order_by(Region.path)))
+        regions = all_regions(db.session, max_level=1) if self.portal_name == "manufacturer" else []
         return render_page(f"{self.portal_name}/tickets.html", block="results", page=page, status_filter=status,
                            urgency_filter=urgency, region_id=region_id, regions=regions, overdue=overdue,
                            portal_name=self.portal_name, now=datetime.now(timezone.utc),
@@ -82,11 +80,11 @@ class TicketNewView:
 
 
 def ticket_page(portal_name: str, ticket, errors: dict | None = None, form: dict | None = None, status: int = 200):
-    parts = tk.parts_of(db.session, ticket)
+    parts = parts_of(db.session, ticket_id=ticket.id)
     extra = {}
     if portal_name == "manufacturer" and tk.may_work(current_user, ticket):
         extra["assignees"] = tk.assignees(db.session)
-        extra["part_choices"] = _part_choices()
+        extra["part_choices"] = tk.available_parts(db.session)
         extra["parts_charged"] = tk.charges(ticket.unit, ticket.created_at.astimezone(SHANGHAI).date())[2]
     from app.identity.models import User
 
@@ -99,11 +97,6 @@ def ticket_page(portal_name: str, ticket, errors: dict | None = None, form: dict
                            (current_user.portal == "hospital") or
                            (current_user.portal == "manufacturer" and current_user.has_role(*tk.WORKERS))),
                        portal_name=portal_name, **extra, **labels())
-
-
-def _part_choices() -> list:
-    """Spare-part stock a ticket can draw on (available lots in the manufacturer's warehouses)."""
-    return tk.available_parts(db.session)
 
 
 class TicketView:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.catalog.models import Sku
 from app.core.errors import InvalidInput
@@ -104,8 +104,9 @@ def _check(session: Session, row: int, line: PartLine, taken: dict[tuple[int, in
 
 
 def parts_of(session: Session, *, ticket_id: int | None = None, visit_id: int | None = None) -> list[ServicePart]:
-    """The parts used on a ticket or a visit, in the order they were used."""
-    stmt = select(ServicePart).order_by(ServicePart.id)
+    """The parts used on a ticket or a visit, in the order they were used, with their
+    product and lot (what the ticket page lists) loaded in the same query."""
+    stmt = select(ServicePart).options(joinedload(ServicePart.sku), joinedload(ServicePart.lot)).order_by(ServicePart.id)
     stmt = stmt.where(ServicePart.ticket_id == ticket_id) if ticket_id is not None else stmt.where(
         ServicePart.visit_id == visit_id)
     return list(session.scalars(stmt))

@@ -16,7 +16,7 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.channel.models import Dealer
 from app.compliance.operations import reason
@@ -324,7 +324,9 @@ def notify_overdue(session: Session, day: date) -> int:
 
     due = day.fromordinal(day.toordinal() - 1)
     sent = 0
+    load_unit = joinedload(ServiceVisit.unit)
     for visit in session.scalars(select(ServiceVisit).where(ServiceVisit.status == "scheduled", ServiceVisit.due_on == due)
+                                 .options(load_unit.joinedload(InstalledUnit.sku), load_unit.joinedload(InstalledUnit.hospital))
                                  .order_by(ServiceVisit.id)):
         unit = visit.unit
         to = []

@@ -15,6 +15,7 @@ from app.channel.models import Dealer, Hospital
 from app.channel.queries import ChannelScope
 from app.core.pagination import Page, keyset_page
 from app.identity.models import User
+from app.service.installed import is_equipment
 from app.service.models import InstalledUnit, ServicePart, ServicePlan, ServiceVisit
 
 #: manufacturer roles that see the installed base and the maintenance calendar
@@ -209,13 +210,11 @@ def parts_of_visit(session: Session, visit_id: int) -> list:
         .where(ServicePart.visit_id == visit_id).order_by(ServicePart.id)))
 
 
-
-
 def part_skus(session: Session) -> list[Sku]:
     """What a visit may use as spare parts: active products that are not installed
     equipment themselves."""
     return [s for s in session.scalars(select(Sku).where(Sku.status == "active").order_by(Sku.code).limit(1000))
-            if not (s.tracking == "serial" and not s.implant)]
+            if not is_equipment(s)]
 
 
 # --- export of the manufacturer's installed base list ---------------------------------------------

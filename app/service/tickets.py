@@ -19,7 +19,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, case, cast, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.channel.models import Hospital, Region
 from app.compliance.operations import reason
@@ -30,6 +30,7 @@ from app.core.numbering import assign_number
 from app.core.pagination import Page, keyset_page
 from app.core.settings import setting
 from app.service import sla
+from app.service.installed import STANDING_LABELS
 from app.service.models import URGENCIES, InstalledUnit, ServiceTicket, SlaPolicy, TicketEvent
 
 #: manufacturer roles that work tickets (assign, answer, resolve) and that see every one
@@ -55,11 +56,6 @@ def status_labels() -> dict:
             "resolved": _l("Resolved"), "confirmed": _l("Confirmed"), "cancelled": _l("Cancelled")}
 
 
-def standing_labels() -> dict:
-    return {"warranty": _l("In warranty"), "contract": _l("Service contract"),
-            "out_of_warranty": _l("Out of warranty"), "unknown": _l("Warranty unknown")}
-
-
 def event_labels() -> dict:
     return {"raised": _l("Raised"), "assigned": _l("Assigned"), "responded": _l("Answered"), "note": _l("Note"),
             "part_used": _l("Spare part used"), "escalated": _l("Escalated"), "resolved": _l("Resolved"),
@@ -80,6 +76,7 @@ def service_hours(session: Session) -> sla.ServiceHours:
 def policies(session: Session) -> list[SlaPolicy]:
     order = case({u: i for i, u in enumerate(URGENCIES)}, value=SlaPolicy.urgency)
     return list(session.scalars(select(SlaPolicy).outerjoin(Region, Region.id == SlaPolicy.region_id)
+                                .options(contains_eager(SlaPolicy.region))
                                 .order_by(SlaPolicy.region_id.is_not(None), Region.path, order)))
 
 
@@ -88,7 +85,7 @@ def policy_for(session: Session, urgency: str, region_id: int | None) -> SlaPoli
     else the one for every region."""
     path = session.scalar(select(Region.path).where(Region.id == region_id)) if region_id else None
     candidates = session.scalars(select(SlaPolicy).outerjoin(Region, Region.id == SlaPolicy.region_id)
-                                 .where(SlaPolicy.urgency == urgency)
+                                 .options(contains_eager(SlaPolicy.region)).where(SlaPolicy.urgency == urgency)
                                  .order_by(func.length(func.coalesce(Region.path, "")).desc())).all()
     for policy in candidates:
         if policy.region_id is None or (path and path.startswith(policy.region.path)):
@@ -232,6 +229,7 @@ def hospitals_for(session: Session, user) -> list[Hospital]:
 def units_of(session: Session, hospital_id: int) -> list[InstalledUnit]:
     return list(session.scalars(select(InstalledUnit).where(InstalledUnit.hospital_id == hospital_id,
                                                             InstalledUnit.status == "active")
+                                .options(joinedload(InstalledUnit.sku))
                                 .order_by(InstalledUnit.department, InstalledUnit.serial_no)))
 
 
@@ -310,24 +308,6 @@ def timeline(session: Session, ticket: ServiceTicket) -> list:
                            .outerjoin(User, User.id == TicketEvent.actor_id)
                            .where(TicketEvent.ticket_id == ticket.id)
                            .order_by(TicketEvent.at, TicketEvent.id)).all()
-
-
-def parts_of(session: Session, ticket: ServiceTicket) -> list:
-    from app.service.models import ServicePart
-
-    return list(session.scalars(select(ServicePart).where(ServicePart.ticket_id == ticket.id).order_by(ServicePart.id)))
-
-
-def clock(ticket: ServiceTicket, now: datetime | None = None) -> dict:
-    """How the ticket's two targets stand now, with minutes left (negative: overdue)."""
-    now = now or datetime.now(timezone.utc)
-    out = {}
-    for name, due, met in (("response", ticket.response_due_at, ticket.responded_at),
-                           ("resolution", ticket.resolution_due_at, ticket.resolved_at)):
-        state = sla.clock_state(due, met, now)
-        left = None if due is None else int(((met or now) - due).total_seconds() // -60)
-        out[name] = {"state": state, "due": due, "met": met, "left": left}
-    return out
 
 
 # --- writes -------------------------------------------------------------------------------------------
@@ -621,7 +601,8 @@ def _escalation_staff(session: Session) -> list:
     from app.identity.models import User
 
     users = session.scalars(select(User).where(User.portal == "manufacturer", User.active.is_(True),
-                                               User.roles.overlap(["after_sales", "regional_manager", "admin"]))).all()
+                                               User.roles.overlap(["after_sales", "regional_manager", "admin"]))
+                           .options(selectinload(User.regions))).all()
     return [(u.email, set(u.roles), [r.path for r in u.regions]) for u in users]
 
 
@@ -639,8 +620,6 @@ def escalate_overdue(session: Session, now: datetime | None = None) -> int:
     """Raise the escalation level of every active ticket whose targets have passed
     (``sla.escalation_level``), with a timeline event and mail to the people of the new
     level. Never lowers a level; safe to run any number of times."""
-    from sqlalchemy.orm import selectinload
-
     from app.identity.models import OutboxMessage
 
     now = now or datetime.now(timezone.utc)
@@ -733,7 +712,7 @@ def _export_rows(session: Session, user, params: dict):
     status = choice_param(params, "status", ("all", *status_labels()))
     urgency = choice_param(params, "urgency", URGENCIES)
     region_id, overdue = id_param(params, "region"), params.get("overdue") == "1"
-    statuses, urgencies, standings = status_labels(), urgency_labels(), standing_labels()
+    statuses, urgencies, standings = status_labels(), urgency_labels(), STANDING_LABELS
 
     def minutes(start, end):
         return None if start is None or end is None else int((end - start).total_seconds() // 60)
