@@ -18,6 +18,7 @@ from app.core.i18n import shanghai_today
 from app.identity.models import User
 from app.service import installed, plans
 from app.service import queries as q
+from app.service.parts import parts_of
 from app.service.rules import warranty_standing
 
 
@@ -88,7 +89,7 @@ def visit_page(portal: str, visit, errors: dict | None = None, form: dict | None
     dealer = db.session.get(Dealer, visit.dealer_id) if visit.dealer_id else None
     return render_page("service/visit.html", status=status, visit=visit, day=day, **endpoints(portal),
                        state=plans.visit_state(visit, day), checklist=plans.checklist_of(visit),
-                       may_report=plans.may_report(current_user, visit), parts=q.parts_of_visit(db.session, visit.id),
+                       may_report=plans.may_report(current_user, visit), parts=parts_of(db.session, visit_id=visit.id),
                        engineer_name=engineer.name if engineer else None, dealer_name=dealer.name if dealer else None,
                        errors=errors or {}, form=form or {}, **labels(), **extra)
 

@@ -352,6 +352,10 @@ def test_quarantine_blocks_allocation_also_of_units_received_later(world, as_ten
                                        Allocation.status == "allocated")
                                 .group_by(Allocation.lot_id)).all()
         assert taken == [(late.id, 10)]  # the 6 fresh units of the recalled lot were never offered
+        # nor are they offered as spare parts on a service ticket
+        from app.service.tickets import available_parts
+
+        assert early.id not in {c["lot_id"] for c in available_parts(session, limit=100_000)}
         line = session.scalar(select(OrderLine).where(OrderLine.order_id == after.id))
         assert line.allocated_quantity == 5  # 4 went to the earlier order, 1 to the packed one; the rest waits
         session.rollback()

@@ -15,6 +15,7 @@ from app.identity.models import User
 from app.service import plans as ops
 from app.service import queries as q
 from app.service.installed import create_unit
+from app.service.parts import parts_of
 from app.service.models import InstalledUnit, ServicePlan, ServiceVisit
 from app.service.rules import add_months
 from tests.order_world import ids
@@ -320,7 +321,7 @@ def test_parts_used_on_a_visit_leave_stock_as_service_use(as_tenant, acme):
         assert sum(p.quantity for p in parts) == 2 and not any(p.charged for p in parts)
         assert have() == before - 2
         assert s.scalar(select(StockMovement.kind).where(StockMovement.id == parts[0].movement_id)) == "service_use"
-        assert [p.quantity for p in q.parts_of_visit(s, visit.id)] == [p.quantity for p in parts]
+        assert [p.quantity for p in parts_of(s, visit_id=visit.id)] == [p.quantity for p in parts]
 
 
 def test_the_installation_report_is_kept_with_the_unit_for_its_hospital_only(as_tenant, signed_in):

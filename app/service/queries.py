@@ -16,7 +16,7 @@ from app.channel.queries import ChannelScope
 from app.core.pagination import Page, keyset_page
 from app.identity.models import User
 from app.service.installed import is_equipment
-from app.service.models import InstalledUnit, ServicePart, ServicePlan, ServiceVisit
+from app.service.models import InstalledUnit, ServicePlan, ServiceVisit
 
 #: manufacturer roles that see the installed base and the maintenance calendar
 SERVICE_VIEWERS = ("admin", "channel_manager", "regional_manager", "qa_ra", "after_sales")
@@ -199,15 +199,6 @@ def visit_for(session: Session, user, visit_id: int) -> ServiceVisit | None:
     stmt = (select(ServiceVisit).join(InstalledUnit, InstalledUnit.id == ServiceVisit.unit_id)
             .join(Hospital, Hospital.id == InstalledUnit.hospital_id).where(ServiceVisit.id == visit_id))
     return session.scalar(_scope_visits(stmt, user))
-
-
-def parts_of_visit(session: Session, visit_id: int) -> list:
-    from app.inventory.models import Lot
-
-    return list(session.execute(
-        select(ServicePart.quantity, ServicePart.charged, Sku.code, Sku.name, Lot.lot_no, Lot.serial_no)
-        .join(Sku, Sku.id == ServicePart.sku_id).join(Lot, Lot.id == ServicePart.lot_id)
-        .where(ServicePart.visit_id == visit_id).order_by(ServicePart.id)))
 
 
 def part_skus(session: Session) -> list[Sku]:

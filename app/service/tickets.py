@@ -463,9 +463,11 @@ def add_note(session: Session, ticket: ServiceTicket, user, note: str, now: date
 
 def available_parts(session: Session, limit: int = 300) -> list:
     """Stock a ticket can draw spare parts from: available lots in the manufacturer's own
-    active warehouses (not consignment), by product and first expiry."""
+    active warehouses (not consignment, not expired, not under recall), by product and
+    first expiry."""
     from app.catalog.models import Sku
     from app.inventory.models import Lot, StockBalance, Warehouse
+    from app.service.recall_queries import blocked_lot_ids
 
     rows = session.execute(
         select(StockBalance.warehouse_id, StockBalance.lot_id, StockBalance.quantity, Sku.code, Sku.name,
@@ -473,7 +475,8 @@ def available_parts(session: Session, limit: int = 300) -> list:
         .join(Lot, Lot.id == StockBalance.lot_id).join(Sku, Sku.id == Lot.sku_id)
         .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
         .where(StockBalance.state == "available", StockBalance.quantity > 0, Warehouse.status == "active",
-               Warehouse.kind != "consignment", or_(Lot.expires_on.is_(None), Lot.expires_on >= shanghai_today()))
+               Warehouse.kind != "consignment", or_(Lot.expires_on.is_(None), Lot.expires_on >= shanghai_today()),
+               Lot.id.not_in(blocked_lot_ids()))
         .order_by(Sku.code, Lot.expires_on.nulls_last(), Lot.id, Warehouse.code).limit(limit)).all()
     return [{"warehouse_id": r.warehouse_id, "lot_id": r.lot_id,
              "label": f"{r.code} {r.name} · {r.lot_no or r.serial_no} · {r.warehouse_code} · {r.quantity}"}
